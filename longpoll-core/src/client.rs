@@ -1,0 +1,616 @@
+//! The client side of one session: which request to issue next, what to make of each answer.
+//!
+//! The same contract as [`ServerSession`](crate::ServerSession), mirrored. The driver opens
+//! the session itself (`POST {base}`, parse [`SessionParams`]), then:
+//!
+//! - drains [`ClientSession::poll_output`] after every input: [`ClientOutput::Issue`] means
+//!   send that HTTP request, [`ClientOutput::Cancel`] means abort that one (it timed out or the
+//!   session closed; an answer that still arrives for it is ignored);
+//! - reports each request's outcome with [`handle_answer`](ClientSession::handle_answer) (any
+//!   HTTP status) or [`handle_failure`](ClientSession::handle_failure) (no HTTP answer);
+//! - calls [`handle_timeout`](ClientSession::handle_timeout) at
+//!   [`poll_timeout`](ClientSession::poll_timeout);
+//! - hands [`poll_event`](ClientSession::poll_event) results to the application.
+//!
+//! Rules it follows: at most one poll and one `POST` in flight; every poll carries
+//! `ack` = how many server frames were received; frames seen before are dropped; a `POST`
+//! carries every unacknowledged client frame from the oldest (up to the body limits), so a
+//! retry is the same request or a longer one; failures are retried after exponential backoff
+//! with jitter; the session is given up when the server has not answered for
+//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session).
+
+use crate::event::{CloseReason, Event, RequestId, SendError};
+use crate::message::{CloseFrame, Message};
+use crate::outbound::OutboundQueue;
+use crate::params::SessionParams;
+use crate::wire::{decode_body, Frame};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use crate::deadline::saturating_add;
+use std::time::{Duration, Instant};
+
+/// First retry delay after a failed request (100 ms), doubled per consecutive failure.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Longest retry delay (5 s).
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How much longer than the server's poll hold a poll may take before it is abandoned (5 s).
+pub const DEFAULT_POLL_GRACE: Duration = Duration::from_secs(5);
+/// How long a `POST` may take before it is abandoned and retried (15 s; the server holds a
+/// `POST` at most 5 s by default).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Client-side settings. The server's limits come from [`SessionParams`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// First retry delay. Default [`DEFAULT_BACKOFF_INITIAL`].
+    pub backoff_initial: Duration,
+    /// Longest retry delay. Default [`DEFAULT_BACKOFF_MAX`].
+    pub backoff_max: Duration,
+    /// Extra time a poll may take past the server's hold. Default [`DEFAULT_POLL_GRACE`].
+    pub poll_grace: Duration,
+    /// Time a `POST` may take. Default [`DEFAULT_SEND_TIMEOUT`].
+    pub send_timeout: Duration,
+    /// Unacknowledged outbound payload bytes before `send` refuses. Default 2 MiB.
+    pub outbound_max_bytes: usize,
+    /// Unacknowledged outbound messages before `send` refuses. Default 4,096.
+    pub outbound_max_messages: usize,
+    /// Received payload bytes not yet taken by the application at which polling pauses.
+    /// Default 2 MiB. One poll response may go past it.
+    pub inbound_max_bytes: usize,
+    /// Received messages not yet taken at which polling pauses. Default 4,096.
+    pub inbound_max_messages: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            poll_grace: DEFAULT_POLL_GRACE,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            outbound_max_bytes: crate::config::DEFAULT_OUTBOUND_MAX_BYTES,
+            outbound_max_messages: crate::config::DEFAULT_OUTBOUND_MAX_MESSAGES,
+            inbound_max_bytes: crate::config::DEFAULT_INBOUND_MAX_BYTES,
+            inbound_max_messages: crate::config::DEFAULT_INBOUND_MAX_MESSAGES,
+        }
+    }
+}
+
+/// An HTTP request the driver should issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// Report the outcome under this id.
+    pub id: RequestId,
+    /// What to send.
+    pub kind: RequestKind,
+}
+
+/// The three session requests of protocol v1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `GET {base}/{id}?ack={ack}`.
+    Poll {
+        /// Server frames received so far.
+        ack: u64,
+    },
+    /// `POST {base}/{id}?seq={seq}` with `Content-Type: application/octet-stream`.
+    Send {
+        /// Sequence number of the first frame in `body`.
+        seq: u64,
+        /// Encoded frames.
+        body: Bytes,
+    },
+    /// `DELETE {base}/{id}`. Its outcome does not matter; report it or not.
+    Delete,
+}
+
+/// What the driver should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum ClientOutput {
+    /// Issue this request.
+    Issue(ClientRequest),
+    /// Abort this request if it is still running.
+    Cancel(RequestId),
+}
+
+/// An HTTP answer as the client state machine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `Longpoll-Seq` header, parsed (`None` if absent or not a number).
+    pub seq: Option<u64>,
+    /// The `Retry-After` header in seconds, parsed.
+    pub retry_after: Option<Duration>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl ServerAnswer {
+    /// An answer with this status and no headers or body.
+    pub fn status(status: u16) -> Self {
+        ServerAnswer {
+            status,
+            seq: None,
+            retry_after: None,
+            body: Bytes::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Open,
+    /// The application closed; the close frame is queued behind its messages.
+    Closing(Option<CloseFrame>),
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    in_flight: Option<InFlight>,
+    retry_at: Option<Instant>,
+    failures: u32,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    id: RequestId,
+    deadline: Instant,
+    /// For a `POST`: how many frames it carries.
+    frames: u64,
+}
+
+impl Slot {
+    fn is_idle(&self, now: Instant) -> bool {
+        self.in_flight.is_none() && self.retry_at.is_none_or(|at| at <= now)
+    }
+
+    fn owns(&self, id: RequestId) -> bool {
+        self.in_flight.as_ref().is_some_and(|f| f.id == id)
+    }
+
+    fn succeeded(&mut self) {
+        self.in_flight = None;
+        self.retry_at = None;
+        self.failures = 0;
+    }
+}
+
+/// One protocol v1 session, client side.
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::Bytes;
+/// use longpoll_core::client::{ClientOutput, RequestKind, ServerAnswer};
+/// use longpoll_core::{ClientSession, Config, Event, Message, SessionId, SessionParams};
+///
+/// let now = Instant::now();
+/// let params = SessionParams::new(SessionId::from_bytes([7; 16]), &Config::default());
+/// let mut client = ClientSession::new(now, params, Default::default(), 42);
+///
+/// // The first thing to do is poll from 0.
+/// let Some(ClientOutput::Issue(poll)) = client.poll_output(now) else { panic!() };
+/// assert_eq!(poll.kind, RequestKind::Poll { ack: 0 });
+///
+/// // The server answers with one text frame numbered 0.
+/// let mut answer = ServerAnswer::status(200);
+/// answer.seq = Some(0);
+/// answer.body = Bytes::from_static(b"\x01\x00\x00\x00\x02hi");
+/// client.handle_answer(now, poll.id, answer);
+/// assert_eq!(client.poll_event(), Some(Event::Message(Message::from("hi"))));
+///
+/// // The next poll acknowledges it.
+/// let Some(ClientOutput::Issue(next)) = client.poll_output(now) else { panic!() };
+/// assert_eq!(next.kind, RequestKind::Poll { ack: 1 });
+/// ```
+#[derive(Debug)]
+pub struct ClientSession {
+    params: SessionParams,
+    config: ClientConfig,
+    state: State,
+    next_request: u64,
+    /// Server frames received (the next poll's `ack`).
+    received: u64,
+    inbound: VecDeque<Message>,
+    inbound_bytes: usize,
+    poll: Slot,
+    outbound: OutboundQueue,
+    send: Slot,
+    /// The server refused sends (`404`/`410` on a `POST`): stop sending, keep polling to learn why.
+    sends_refused: bool,
+    delete_pending: bool,
+    cancels: VecDeque<RequestId>,
+    close_event: Option<CloseReason>,
+    last_answer: Instant,
+    rng: u64,
+}
+
+impl ClientSession {
+    /// A client for the session described by `params`, opened at `now`. `seed` drives the
+    /// retry jitter; pass a random value (clients that share a seed retry in lockstep).
+    pub fn new(now: Instant, params: SessionParams, config: ClientConfig, seed: u64) -> Self {
+        ClientSession {
+            params,
+            config,
+            state: State::Open,
+            next_request: 0,
+            received: 0,
+            inbound: VecDeque::new(),
+            inbound_bytes: 0,
+            poll: Slot::default(),
+            outbound: OutboundQueue::default(),
+            send: Slot::default(),
+            sends_refused: false,
+            delete_pending: false,
+            cancels: VecDeque::new(),
+            close_event: None,
+            last_answer: now,
+            rng: seed,
+        }
+    }
+
+    /// The session's parameters, as the server announced them.
+    pub fn params(&self) -> &SessionParams {
+        &self.params
+    }
+
+    // ----- inputs: the application ------------------------------------------------------
+
+    /// Whether a message of `len` bytes would be taken now by [`send`](Self::send).
+    pub fn can_send(&self, len: usize) -> bool {
+        self.state == State::Open
+            && !self.sends_refused
+            && len <= self.params.max_message_bytes
+            && self.outbound.has_room(
+                len,
+                self.config.outbound_max_bytes,
+                self.config.outbound_max_messages,
+            )
+    }
+
+    /// Queues a message for the server. Refused, with the message handed back, when the
+    /// outbound buffer is full (wait until acknowledgements make room), when it is over the
+    /// server's message limit, or when the session is closing or closed.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        if self.state != State::Open || self.sends_refused {
+            return Err(SendError::Closed(message));
+        }
+        if message.len() > self.params.max_message_bytes {
+            return Err(SendError::TooLarge(message));
+        }
+        if !self.can_send(message.len()) {
+            return Err(SendError::Full(message));
+        }
+        self.outbound.push(Frame::Message(message));
+        Ok(())
+    }
+
+    /// Closes the session: messages already queued are delivered, then the close frame; the
+    /// session is closed when the server accepts it. Polling stops at once. Calling it again
+    /// does nothing.
+    pub fn close(&mut self, close: Option<CloseFrame>) {
+        if self.state != State::Open {
+            return;
+        }
+        self.cancel_poll();
+        if self.sends_refused {
+            self.delete_pending = true;
+            self.finish(CloseReason::ClientClosed(close));
+            return;
+        }
+        self.outbound.push(Frame::Close(close.clone()));
+        self.state = State::Closing(close);
+    }
+
+    // ----- inputs: the network ----------------------------------------------------------
+
+    /// The HTTP answer to request `id` arrived. Answers to unknown or cancelled requests are
+    /// ignored.
+    pub fn handle_answer(&mut self, now: Instant, id: RequestId, answer: ServerAnswer) {
+        if self.poll.owns(id) {
+            self.last_answer = now;
+            self.poll_answered(now, answer);
+        } else if self.send.owns(id) {
+            self.last_answer = now;
+            self.send_answered(now, answer);
+        }
+    }
+
+    /// Request `id` got no HTTP answer (connection refused or reset, body cut short). It is
+    /// retried after a backoff.
+    pub fn handle_failure(&mut self, now: Instant, id: RequestId) {
+        if self.poll.owns(id) {
+            self.fail_poll(now, None);
+        } else if self.send.owns(id) {
+            self.fail_send(now, None);
+        }
+    }
+
+    /// Time has passed; call at [`poll_timeout`](Self::poll_timeout). Spurious calls are
+    /// harmless. A request past its deadline is cancelled and retried.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let Some(id) = self.poll.in_flight.as_ref().filter(|f| f.deadline <= now).map(|f| f.id) {
+            self.cancels.push_back(id);
+            self.fail_poll(now, None);
+        }
+        if let Some(id) = self.send.in_flight.as_ref().filter(|f| f.deadline <= now).map(|f| f.id) {
+            self.cancels.push_back(id);
+            self.fail_send(now, None);
+        }
+        if self.give_up_at() <= now {
+            self.delete_pending = true;
+            self.finish(CloseReason::IdleTimeout);
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------------------
+
+    /// The next thing for the driver to do. Drain after every input.
+    pub fn poll_output(&mut self, now: Instant) -> Option<ClientOutput> {
+        if let Some(id) = self.cancels.pop_front() {
+            return Some(ClientOutput::Cancel(id));
+        }
+        if self.state == State::Closed {
+            if self.delete_pending {
+                self.delete_pending = false;
+                let id = self.next_id();
+                return Some(ClientOutput::Issue(ClientRequest {
+                    id,
+                    kind: RequestKind::Delete,
+                }));
+            }
+            return None;
+        }
+        if self.wants_to_poll(now) {
+            let id = self.next_id();
+            let deadline = saturating_add(now, self.params.poll_timeout + self.config.poll_grace);
+            self.poll.in_flight = Some(InFlight { id, deadline, frames: 0 });
+            let kind = RequestKind::Poll { ack: self.received };
+            return Some(ClientOutput::Issue(ClientRequest { id, kind }));
+        }
+        if !self.sends_refused && !self.outbound.is_empty() && self.send.is_idle(now) {
+            let batch = self.outbound.batch(
+                self.outbound.base(),
+                self.params.max_frames_per_request,
+                self.params.max_body_bytes,
+            )?;
+            let id = self.next_id();
+            let deadline = saturating_add(now, self.config.send_timeout);
+            self.send.in_flight = Some(InFlight {
+                id,
+                deadline,
+                frames: batch.frames as u64,
+            });
+            let kind = RequestKind::Send {
+                seq: batch.first_seq,
+                body: batch.body,
+            };
+            return Some(ClientOutput::Issue(ClientRequest { id, kind }));
+        }
+        None
+    }
+
+    /// The next event for the application: server messages in order and exactly once, then
+    /// [`Event::Closed`] once.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(message) = self.inbound.pop_front() {
+            self.inbound_bytes -= message.len();
+            return Some(Event::Message(message));
+        }
+        self.close_event.take().map(Event::Closed)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) (and then
+    /// [`poll_output`](Self::poll_output)) should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let slots = [&self.poll, &self.send].into_iter().flat_map(|slot| {
+            [slot.in_flight.as_ref().map(|f| f.deadline), slot.retry_at]
+        });
+        slots.chain([Some(self.give_up_at())]).flatten().min()
+    }
+
+    // ----- observers --------------------------------------------------------------------
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Server frames received so far.
+    pub fn received_seq(&self) -> u64 {
+        self.received
+    }
+
+    /// Client messages not yet acknowledged by the server.
+    pub fn outbound_messages(&self) -> usize {
+        self.outbound.messages()
+    }
+
+    /// Payload bytes of the client messages not yet acknowledged.
+    pub fn outbound_bytes(&self) -> usize {
+        self.outbound.payload_bytes()
+    }
+
+    /// Received messages not yet taken by the application.
+    pub fn inbound_messages(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Payload bytes of the received messages not yet taken.
+    pub fn inbound_bytes(&self) -> usize {
+        self.inbound_bytes
+    }
+
+    // ----- internals --------------------------------------------------------------------
+
+    fn next_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    fn wants_to_poll(&self, now: Instant) -> bool {
+        self.state == State::Open
+            && self.poll.is_idle(now)
+            && self.inbound.len() < self.config.inbound_max_messages
+            && self.inbound_bytes < self.config.inbound_max_bytes
+    }
+
+    fn give_up_at(&self) -> Instant {
+        saturating_add(
+            self.last_answer,
+            self.params.poll_timeout + self.params.idle_timeout,
+        )
+    }
+
+    fn poll_answered(&mut self, now: Instant, answer: ServerAnswer) {
+        match answer.status {
+            200 => {
+                self.poll.succeeded();
+                self.take_frames(answer);
+            }
+            // 409: a newer poll replaced ours (a stale duplicate); poll again at once.
+            204 | 409 => self.poll.succeeded(),
+            404 | 410 => self.finish(CloseReason::SessionGone),
+            400 => self.protocol_error(format!("server refused a poll: {}", body_text(&answer))),
+            _ => self.fail_poll(now, answer.retry_after),
+        }
+    }
+
+    fn take_frames(&mut self, answer: ServerAnswer) {
+        let Some(first) = answer.seq else {
+            return self.protocol_error("200 answer without Longpoll-Seq".into());
+        };
+        if first > self.received {
+            return self.protocol_error(format!(
+                "server skipped messages: got seq {first}, expected {}",
+                self.received
+            ));
+        }
+        let frames = match decode_body(answer.body, self.params.max_message_bytes, usize::MAX) {
+            Ok(frames) => frames,
+            Err(error) => return self.protocol_error(format!("bad frames from server: {error}")),
+        };
+        for (seq, frame) in (first..).zip(frames) {
+            if seq < self.received {
+                continue; // seen before: a re-sent frame
+            }
+            self.received += 1;
+            match frame {
+                Frame::Message(message) => {
+                    self.inbound_bytes += message.len();
+                    self.inbound.push_back(message);
+                }
+                Frame::Close(close) => {
+                    // Acknowledge the close so the server can forget the session now.
+                    self.delete_pending = true;
+                    return self.finish(CloseReason::ServerClosed(close));
+                }
+            }
+        }
+    }
+
+    fn send_answered(&mut self, now: Instant, answer: ServerAnswer) {
+        match answer.status {
+            204 => {
+                let frames = self.send.in_flight.as_ref().map_or(0, |f| f.frames);
+                self.send.succeeded();
+                self.outbound.ack(self.outbound.base() + frames);
+                if let State::Closing(close) = &self.state
+                    && self.outbound.is_empty()
+                {
+                    let reason = CloseReason::ClientClosed(close.clone());
+                    self.finish(reason);
+                }
+            }
+            404 | 410 => {
+                self.send.succeeded();
+                if let State::Closing(close) = &self.state {
+                    let reason = CloseReason::ClientClosed(close.clone());
+                    return self.finish(reason);
+                }
+                // The server is closing or has closed; the poll will tell which.
+                self.sends_refused = true;
+                self.outbound.clear();
+            }
+            400 | 413 | 415 => {
+                self.protocol_error(format!("server refused a POST: {}", body_text(&answer)))
+            }
+            _ => self.fail_send(now, answer.retry_after),
+        }
+    }
+
+    fn fail_poll(&mut self, now: Instant, at_least: Option<Duration>) {
+        let delay = self.backoff(self.poll.failures, at_least);
+        self.poll.in_flight = None;
+        self.poll.failures += 1;
+        self.poll.retry_at = Some(saturating_add(now, delay));
+    }
+
+    fn fail_send(&mut self, now: Instant, at_least: Option<Duration>) {
+        let delay = self.backoff(self.send.failures, at_least);
+        self.send.in_flight = None;
+        self.send.failures += 1;
+        self.send.retry_at = Some(saturating_add(now, delay));
+    }
+
+    /// Exponential backoff with jitter in [50%, 100%], never below `at_least`.
+    fn backoff(&mut self, failures: u32, at_least: Option<Duration>) -> Duration {
+        let exp = self
+            .config
+            .backoff_initial
+            .saturating_mul(1u32 << failures.min(16))
+            .min(self.config.backoff_max);
+        let jitter = 0.5 + (self.next_random() >> 11) as f64 / (1u64 << 54) as f64;
+        exp.mul_f64(jitter).max(at_least.unwrap_or_default())
+    }
+
+    /// splitmix64: small, fast and plenty for jitter.
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn cancel_poll(&mut self) {
+        if let Some(in_flight) = self.poll.in_flight.take() {
+            self.cancels.push_back(in_flight.id);
+        }
+    }
+
+    fn protocol_error(&mut self, detail: String) {
+        self.delete_pending = true;
+        self.finish(CloseReason::ProtocolError(detail));
+    }
+
+    /// Ends the session: requests in flight are cancelled, unsent messages dropped, and the
+    /// close event queued behind the received messages.
+    fn finish(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.cancel_poll();
+        if let Some(in_flight) = self.send.in_flight.take() {
+            self.cancels.push_back(in_flight.id);
+        }
+        self.outbound.clear();
+        self.state = State::Closed;
+        self.close_event = Some(reason);
+    }
+}
+
+fn body_text(answer: &ServerAnswer) -> String {
+    let text = String::from_utf8_lossy(&answer.body);
+    format!("{} {}", answer.status, text.trim())
+}

@@ -1,0 +1,219 @@
+//! The JSON a server answers to `POST {base}`: the session id and the limits a client needs.
+
+use crate::config::Config;
+use crate::session_id::SessionId;
+use std::fmt;
+use std::time::Duration;
+
+/// Protocol version carried in [`SessionParams`].
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// What a client learns when it opens a session.
+///
+/// Serialised as a flat JSON object with camelCase keys; unknown keys are ignored when parsing
+/// so servers can add fields.
+///
+/// ```
+/// use longpoll_core::{Config, SessionId, SessionParams};
+///
+/// let params = SessionParams::new(SessionId::from_bytes([1; 16]), &Config::default());
+/// let json = params.to_json();
+/// assert!(json.starts_with(r#"{"protocol":1,"id":"01010101010101010101010101010101","#));
+/// assert_eq!(SessionParams::from_json(&json), Ok(params));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionParams {
+    /// The session id, used in every later URL.
+    pub id: SessionId,
+    /// How long the server holds a poll (`pollTimeoutMs`).
+    pub poll_timeout: Duration,
+    /// How long the server keeps a session without requests (`idleTimeoutMs`).
+    pub idle_timeout: Duration,
+    /// Largest message payload in either direction (`maxMessageBytes`).
+    pub max_message_bytes: usize,
+    /// Largest `POST` body (`maxBodyBytes`).
+    pub max_body_bytes: usize,
+    /// Most frames in one `POST` (`maxFramesPerRequest`).
+    pub max_frames_per_request: usize,
+}
+
+impl SessionParams {
+    /// The parameters of session `id` under `config`.
+    pub fn new(id: SessionId, config: &Config) -> Self {
+        SessionParams {
+            id,
+            poll_timeout: config.poll_timeout,
+            idle_timeout: config.idle_timeout,
+            max_message_bytes: config.max_message_bytes,
+            max_body_bytes: config.max_body_bytes,
+            max_frames_per_request: config.max_frames_per_request,
+        }
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        format!(
+            concat!(
+                r#"{{"protocol":{},"id":"{}","pollTimeoutMs":{},"idleTimeoutMs":{},"#,
+                r#""maxMessageBytes":{},"maxBodyBytes":{},"maxFramesPerRequest":{}}}"#
+            ),
+            PROTOCOL_VERSION,
+            self.id,
+            self.poll_timeout.as_millis(),
+            self.idle_timeout.as_millis(),
+            self.max_message_bytes,
+            self.max_body_bytes,
+            self.max_frames_per_request,
+        )
+    }
+
+    /// Parses the JSON a server sent. Accepts any flat object whose values are strings or
+    /// non-negative integers, in any order, with whitespace; unknown keys are ignored.
+    pub fn from_json(json: &str) -> Result<Self, ParamsError> {
+        let mut id = None;
+        let mut numbers = [None; 6];
+        const KEYS: [&str; 6] = [
+            "protocol",
+            "pollTimeoutMs",
+            "idleTimeoutMs",
+            "maxMessageBytes",
+            "maxBodyBytes",
+            "maxFramesPerRequest",
+        ];
+        for (key, value) in FlatObject::parse(json)? {
+            match (key, value) {
+                ("id", JsonValue::String(text)) => {
+                    id = Some(SessionId::parse(text).ok_or(ParamsError::Invalid("id"))?);
+                }
+                (key, JsonValue::Number(n)) => {
+                    if let Some(slot) = KEYS.iter().position(|k| *k == key) {
+                        numbers[slot] = Some(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let get = |slot: usize| numbers[slot].ok_or(ParamsError::Missing(KEYS[slot]));
+        if get(0)? != PROTOCOL_VERSION {
+            return Err(ParamsError::Invalid("protocol"));
+        }
+        let size = |slot: usize| {
+            get(slot).and_then(|n| usize::try_from(n).map_err(|_| ParamsError::Invalid(KEYS[slot])))
+        };
+        Ok(SessionParams {
+            id: id.ok_or(ParamsError::Missing("id"))?,
+            poll_timeout: Duration::from_millis(get(1)?),
+            idle_timeout: Duration::from_millis(get(2)?),
+            max_message_bytes: size(3)?,
+            max_body_bytes: size(4)?,
+            max_frames_per_request: size(5)?,
+        })
+    }
+}
+
+/// The open response could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamsError {
+    /// Not a flat JSON object of strings and non-negative integers.
+    Syntax,
+    /// A required key is absent.
+    Missing(&'static str),
+    /// A key has a value this client cannot use (including an unsupported protocol version).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamsError::Syntax => f.write_str("open response is not the expected JSON object"),
+            ParamsError::Missing(key) => write!(f, "open response lacks `{key}`"),
+            ParamsError::Invalid(key) => write!(f, "open response has an unusable `{key}`"),
+        }
+    }
+}
+
+impl std::error::Error for ParamsError {}
+
+enum JsonValue<'a> {
+    String(&'a str),
+    Number(u64),
+}
+
+/// A minimal reader for one flat JSON object. Strings may not contain escapes: every string
+/// this protocol puts there (keys, hex ids) is plain ASCII, and refusing escapes keeps this
+/// small and obviously correct.
+struct FlatObject;
+
+impl FlatObject {
+    fn parse(json: &str) -> Result<Vec<(&str, JsonValue<'_>)>, ParamsError> {
+        let mut rest = json.trim().strip_prefix('{').ok_or(ParamsError::Syntax)?;
+        let mut pairs = Vec::new();
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix('}') {
+            return if after.trim().is_empty() { Ok(pairs) } else { Err(ParamsError::Syntax) };
+        }
+        loop {
+            let (key, after) = read_string(rest)?;
+            let after = after.trim_start().strip_prefix(':').ok_or(ParamsError::Syntax)?;
+            let after = after.trim_start();
+            let (value, after) = if after.starts_with('"') {
+                let (text, after) = read_string(after)?;
+                (JsonValue::String(text), after)
+            } else {
+                let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+                let number = after[..end].parse().map_err(|_| ParamsError::Syntax)?;
+                (JsonValue::Number(number), &after[end..])
+            };
+            pairs.push((key, value));
+            let after = after.trim_start();
+            if let Some(after) = after.strip_prefix(',') {
+                rest = after.trim_start();
+            } else if let Some(after) = after.strip_prefix('}') {
+                return if after.trim().is_empty() { Ok(pairs) } else { Err(ParamsError::Syntax) };
+            } else {
+                return Err(ParamsError::Syntax);
+            }
+        }
+    }
+}
+
+fn read_string(text: &str) -> Result<(&str, &str), ParamsError> {
+    let body = text.strip_prefix('"').ok_or(ParamsError::Syntax)?;
+    let end = body.find('"').ok_or(ParamsError::Syntax)?;
+    let value = &body[..end];
+    if value.contains('\\') {
+        return Err(ParamsError::Syntax);
+    }
+    Ok((value, &body[end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_whitespace_reordering_and_unknown_keys() {
+        let json = r#" { "maxFramesPerRequest": 8, "id" : "000102030405060708090a0b0c0d0e0f",
+            "pollTimeoutMs":25000,"idleTimeoutMs":35000,"extra":"x","maxMessageBytes":10,
+            "maxBodyBytes":20, "protocol":1 } "#;
+        let params = SessionParams::from_json(json).unwrap();
+        assert_eq!(params.max_frames_per_request, 8);
+        assert_eq!(params.poll_timeout, Duration::from_secs(25));
+        assert_eq!(params.id.to_string(), "000102030405060708090a0b0c0d0e0f");
+    }
+
+    #[test]
+    fn refuses_malformed_and_incomplete_objects() {
+        for bad in ["", "{", "[]", r#"{"id":}"#, r#"{"protocol":1}x"#, r#"{"protocol":-1}"#] {
+            assert!(SessionParams::from_json(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            SessionParams::from_json(r#"{"protocol":1}"#),
+            Err(ParamsError::Missing("id"))
+        );
+        let v2 = SessionParams::new(SessionId::from_bytes([0; 16]), &Config::default())
+            .to_json()
+            .replace("\"protocol\":1", "\"protocol\":2");
+        assert_eq!(SessionParams::from_json(&v2), Err(ParamsError::Invalid("protocol")));
+    }
+}

@@ -1,0 +1,525 @@
+//! The server side of one session: a deterministic state machine with no I/O and no clock.
+//!
+//! See the crate documentation for the drive loop. In short: feed each request to a
+//! `handle_*` method (which returns the request's [`RequestId`]), feed the application's sends
+//! to [`ServerSession::send`], call [`ServerSession::handle_timeout`] when
+//! [`ServerSession::poll_timeout`] passes, and after every call drain
+//! [`ServerSession::poll_response`] (answer those requests) and, while the application has
+//! room, [`ServerSession::poll_event`] (hand those to the application).
+
+use crate::config::Config;
+use crate::event::{CloseReason, Event, RequestId, SendError};
+use crate::message::{CloseFrame, Message};
+use crate::outbound::OutboundQueue;
+use crate::reply::{BadRequest, Conflict, Reply};
+use crate::wire::{decode_body, Frame};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use crate::deadline::saturating_add;
+use std::time::Instant;
+
+/// The answer to one request: send `reply` as the response to `request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Response {
+    /// The request to answer, as returned by the `handle_*` call that took it.
+    pub request: RequestId,
+    /// What to answer.
+    pub reply: Reply,
+}
+
+/// One protocol v1 session, server side.
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::Bytes;
+/// use longpoll_core::{Event, Message, Reply, ServerSession};
+///
+/// let start = Instant::now(); // the driver's clock; the core never reads one
+/// let mut session = ServerSession::new(start, Default::default());
+///
+/// // A poll with nothing to send is held...
+/// let poll = session.handle_poll(start, 0);
+/// assert!(session.poll_response().is_none());
+/// // ...until the application sends.
+/// session.send(start, Message::from("hello")).unwrap();
+/// let response = session.poll_response().unwrap();
+/// assert_eq!(response.request, poll);
+/// assert!(matches!(response.reply, Reply::Frames { first_seq: 0, .. }));
+///
+/// // Client data is accepted and handed to the application in order.
+/// let body = Bytes::from_static(b"\x01\x00\x00\x00\x02hi");
+/// let post = session.handle_send(start, 0, body);
+/// assert_eq!(session.poll_response().unwrap().reply, Reply::NoContent);
+/// assert_eq!(session.poll_event(start), Some(Event::Message(Message::from("hi"))));
+/// ```
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Arc<Config>,
+    state: State,
+    next_request: u64,
+    outbound: OutboundQueue,
+    held_poll: Option<Held>,
+    inbound: VecDeque<Message>,
+    inbound_bytes: usize,
+    /// Sequence number of the next client frame to accept.
+    inbound_next: u64,
+    held_send: Option<HeldSend>,
+    responses: VecDeque<Response>,
+    /// The close event, once the session closed, waiting until every inbound message is taken.
+    close_event: Option<CloseReason>,
+    last_activity: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Open,
+    /// The application closed; the close frame is queued and waits to be acknowledged.
+    Closing(Option<CloseFrame>),
+    /// Over; requests are answered `410` until `gone_until`.
+    Closed { gone_until: Instant },
+    /// Forgotten; requests are answered `404` and the driver should drop the session.
+    Finished,
+}
+
+#[derive(Debug)]
+struct Held {
+    request: RequestId,
+    ack: u64,
+    deadline: Instant,
+}
+
+#[derive(Debug)]
+struct HeldSend {
+    request: RequestId,
+    /// Frames numbered from the session's `inbound_next`.
+    frames: Vec<Frame>,
+    payload_bytes: usize,
+    deadline: Instant,
+}
+
+impl ServerSession {
+    /// A new open session. `config` should have passed [`Config::validate`].
+    pub fn new(now: Instant, config: Arc<Config>) -> Self {
+        ServerSession {
+            config,
+            state: State::Open,
+            next_request: 0,
+            outbound: OutboundQueue::default(),
+            held_poll: None,
+            inbound: VecDeque::new(),
+            inbound_bytes: 0,
+            inbound_next: 0,
+            held_send: None,
+            responses: VecDeque::new(),
+            close_event: None,
+            last_activity: now,
+        }
+    }
+
+    /// The session's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- inputs: requests -------------------------------------------------------------
+
+    /// `GET {base}/{id}?ack=N` arrived. Returns the id its answer will carry.
+    ///
+    /// Messages below `ack` are released. If messages from `ack` on are retained they are
+    /// answered at once; otherwise the poll is held until one is sent or the poll times out.
+    /// A held older poll is answered `409`. An `ack` beyond what was sent is answered `400`
+    /// and changes nothing.
+    pub fn handle_poll(&mut self, now: Instant, ack: u64) -> RequestId {
+        let request = self.start_request(now);
+        if let Some(reply) = self.refusal_when_over() {
+            self.respond(now, request, reply);
+            return request;
+        }
+        let sent = self.outbound.end();
+        if ack > sent {
+            self.respond(
+                now,
+                request,
+                Reply::BadRequest(BadRequest::AckBeyondSent { ack, sent }),
+            );
+            return request;
+        }
+        self.outbound.ack(ack);
+        if let Some(older) = self.held_poll.take() {
+            self.respond(now, older.request, Reply::Conflict(Conflict::Superseded));
+        }
+        if let State::Closing(close) = &self.state
+            && ack == sent
+        {
+            // The client has the close frame: the close handshake is complete.
+            let reason = CloseReason::ServerClosed(close.clone());
+            self.respond(now, request, Reply::Gone);
+            self.close_now(now, reason);
+            return request;
+        }
+        if !self.answer_poll(now, request, ack) {
+            self.held_poll = Some(Held {
+                request,
+                ack,
+                deadline: saturating_add(now, self.config.poll_timeout),
+            });
+        }
+        request
+    }
+
+    /// `POST {base}/{id}?seq=N` arrived with this body (already read under the body limit).
+    ///
+    /// Frames already received are dropped (an idempotent retry); a gap is `409`; a malformed
+    /// body `400`, a frame over the limits `413`. New frames are accepted whole (`204`) when
+    /// the inbound buffer has room, else the request is held until it has, or answered `503`
+    /// after [`Config::inbound_hold_timeout`]. A close frame, which must come last, closes the
+    /// session after the frames before it.
+    pub fn handle_send(&mut self, now: Instant, seq: u64, body: Bytes) -> RequestId {
+        let request = self.start_request(now);
+        if let Some(reply) = self.refusal_when_over() {
+            self.respond(now, request, reply);
+            return request;
+        }
+        if matches!(self.state, State::Closing(_)) {
+            self.respond(now, request, Reply::Gone);
+            return request;
+        }
+        let frames = match decode_body(
+            body,
+            self.config.max_message_bytes,
+            self.config.max_frames_per_request,
+        ) {
+            Ok(frames) => frames,
+            Err(error) => {
+                self.respond(now, request, Reply::from(error));
+                return request;
+            }
+        };
+        let expected = self.inbound_next;
+        if seq > expected {
+            let gap = Conflict::SeqGap { expected, got: seq };
+            self.respond(now, request, Reply::Conflict(gap));
+            return request;
+        }
+        let already_received = expected - seq;
+        let new_frames: Vec<Frame> = match usize::try_from(already_received) {
+            Ok(skip) if skip < frames.len() => frames.into_iter().skip(skip).collect(),
+            // Everything in it was received before: a retry whose answer was lost.
+            _ => {
+                self.respond(now, request, Reply::NoContent);
+                return request;
+            }
+        };
+        if let Some(older) = self.held_send.take() {
+            self.respond(now, older.request, Reply::Conflict(Conflict::Superseded));
+        }
+        let payload_bytes = new_frames
+            .iter()
+            .map(|frame| match frame {
+                Frame::Message(message) => message.len(),
+                Frame::Close(_) => 0,
+            })
+            .sum();
+        let held = HeldSend {
+            request,
+            frames: new_frames,
+            payload_bytes,
+            deadline: saturating_add(now, self.config.inbound_hold_timeout),
+        };
+        if self.inbound_has_room(&held) {
+            self.accept(now, held);
+        } else {
+            self.held_send = Some(held);
+        }
+        request
+    }
+
+    /// `DELETE {base}/{id}` arrived: the client closes the session. Answered `204` (also when
+    /// already closed, so a retried `DELETE` succeeds).
+    pub fn handle_close(&mut self, now: Instant) -> RequestId {
+        let request = self.start_request(now);
+        match &self.state {
+            State::Open => {
+                self.respond(now, request, Reply::NoContent);
+                self.close_now(now, CloseReason::ClientClosed(None));
+            }
+            State::Closing(close) => {
+                let reason = CloseReason::ServerClosed(close.clone());
+                self.respond(now, request, Reply::NoContent);
+                self.close_now(now, reason);
+            }
+            State::Closed { .. } => self.respond(now, request, Reply::NoContent),
+            State::Finished => self.respond(now, request, Reply::NotFound),
+        }
+        request
+    }
+
+    /// The HTTP client went away before request `request` was answered. The request is
+    /// forgotten without an answer; unknown or already answered ids are ignored.
+    pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
+        if self.held_poll.as_ref().is_some_and(|h| h.request == request) {
+            self.held_poll = None;
+            self.last_activity = now;
+        }
+        if self.held_send.as_ref().is_some_and(|h| h.request == request) {
+            self.held_send = None;
+            self.last_activity = now;
+        }
+    }
+
+    /// Time has passed. Call when [`poll_timeout`](Self::poll_timeout) is reached; calling it
+    /// early or twice is harmless (nothing is due, nothing happens).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(held) = self.held_poll.take_if(|h| h.deadline <= now) {
+            self.respond(now, held.request, Reply::NoContent);
+        }
+        if let Some(held) = self.held_send.take_if(|h| h.deadline <= now) {
+            let retry_after = self.config.retry_after;
+            self.respond(now, held.request, Reply::Unavailable { retry_after });
+        }
+        if self.idle_deadline().is_some_and(|deadline| deadline <= now) {
+            let reason = match &self.state {
+                State::Closing(close) => CloseReason::ServerClosed(close.clone()),
+                _ => CloseReason::IdleTimeout,
+            };
+            self.close_now(now, reason);
+        }
+        if let State::Closed { gone_until } = self.state
+            && gone_until <= now
+        {
+            self.state = State::Finished;
+        }
+    }
+
+    // ----- inputs: the application ------------------------------------------------------
+
+    /// Whether a message of `len` payload bytes would be taken now by [`send`](Self::send).
+    pub fn can_send(&self, len: usize) -> bool {
+        self.state == State::Open
+            && len <= self.config.max_message_bytes
+            && self.outbound.has_room(
+                len,
+                self.config.outbound_max_bytes,
+                self.config.outbound_max_messages,
+            )
+    }
+
+    /// Queues a message for the client. A held poll is answered at once.
+    ///
+    /// Refused with the message handed back when the outbound buffer is full
+    /// ([`SendError::Full`]: wait for the client to acknowledge, which shows as
+    /// [`can_send`](Self::can_send) turning true after a later input), when it is over the
+    /// message limit, or when the session is closing or closed.
+    pub fn send(&mut self, now: Instant, message: Message) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed(message));
+        }
+        if message.len() > self.config.max_message_bytes {
+            return Err(SendError::TooLarge(message));
+        }
+        if !self.can_send(message.len()) {
+            return Err(SendError::Full(message));
+        }
+        self.outbound.push(Frame::Message(message));
+        self.wake_held_poll(now);
+        Ok(())
+    }
+
+    /// The application closes the session. Everything queued is still delivered, then the
+    /// close frame; the session is closed once the client acknowledges the close frame (or
+    /// sends `DELETE`), or after the idle timeout. Calling it again does nothing.
+    pub fn close(&mut self, now: Instant, close: Option<CloseFrame>) {
+        if self.state != State::Open {
+            return;
+        }
+        self.outbound.push(Frame::Close(close.clone()));
+        self.state = State::Closing(close);
+        if let Some(held) = self.held_send.take() {
+            self.respond(now, held.request, Reply::Gone);
+        }
+        self.wake_held_poll(now);
+    }
+
+    // ----- outputs ----------------------------------------------------------------------
+
+    /// The next answer to send. Drain after every input.
+    pub fn poll_response(&mut self) -> Option<Response> {
+        self.responses.pop_front()
+    }
+
+    /// The next event for the application: client messages in order, then, once the session
+    /// is over, [`Event::Closed`] exactly once. Call only when the application can take it;
+    /// taking a message frees inbound room, which may accept a held `POST` (drain
+    /// [`poll_response`](Self::poll_response) afterwards).
+    pub fn poll_event(&mut self, now: Instant) -> Option<Event> {
+        if let Some(message) = self.inbound.pop_front() {
+            self.inbound_bytes -= message.len();
+            if let Some(held) = self.held_send.take() {
+                if self.inbound_has_room(&held) {
+                    self.accept(now, held);
+                } else {
+                    self.held_send = Some(held);
+                }
+            }
+            return Some(Event::Message(message));
+        }
+        self.close_event.take().map(Event::Closed)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let held = [
+            self.held_poll.as_ref().map(|h| h.deadline),
+            self.held_send.as_ref().map(|h| h.deadline),
+            self.idle_deadline(),
+        ];
+        let gone = match self.state {
+            State::Closed { gone_until } => Some(gone_until),
+            _ => None,
+        };
+        held.into_iter().chain([gone]).flatten().min()
+    }
+
+    // ----- observers --------------------------------------------------------------------
+
+    /// Whether the session is over (closed and answering `410`, or finished).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed { .. } | State::Finished)
+    }
+
+    /// Whether the session is over and its `410` period has passed: the driver should drop it
+    /// (after draining [`poll_event`](Self::poll_event)).
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// Server messages retained (sent or queued, not yet acknowledged), excluding the close frame.
+    pub fn outbound_messages(&self) -> usize {
+        self.outbound.messages()
+    }
+
+    /// Payload bytes of the retained server messages.
+    pub fn outbound_bytes(&self) -> usize {
+        self.outbound.payload_bytes()
+    }
+
+    /// Client messages received and not yet taken by the application.
+    pub fn inbound_messages(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Payload bytes of the client messages not yet taken by the application.
+    pub fn inbound_bytes(&self) -> usize {
+        self.inbound_bytes
+    }
+
+    /// How many server frames have been numbered (messages plus a close frame).
+    pub fn sent_seq(&self) -> u64 {
+        self.outbound.end()
+    }
+
+    /// How many client frames have been accepted.
+    pub fn received_seq(&self) -> u64 {
+        self.inbound_next
+    }
+
+    // ----- internals --------------------------------------------------------------------
+
+    fn start_request(&mut self, now: Instant) -> RequestId {
+        self.last_activity = now;
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        request
+    }
+
+    fn respond(&mut self, now: Instant, request: RequestId, reply: Reply) {
+        self.last_activity = now;
+        self.responses.push_back(Response { request, reply });
+    }
+
+    /// The answer to any request once the session is over.
+    fn refusal_when_over(&self) -> Option<Reply> {
+        match self.state {
+            State::Closed { .. } => Some(Reply::Gone),
+            State::Finished => Some(Reply::NotFound),
+            _ => None,
+        }
+    }
+
+    /// Answers a poll with retained frames from `ack`; false when there are none.
+    fn answer_poll(&mut self, now: Instant, request: RequestId, ack: u64) -> bool {
+        let Some(batch) = self.outbound.batch(
+            ack,
+            self.config.max_frames_per_response,
+            self.config.max_response_bytes,
+        ) else {
+            return false;
+        };
+        let reply = Reply::Frames {
+            first_seq: batch.first_seq,
+            body: batch.body,
+        };
+        self.respond(now, request, reply);
+        true
+    }
+
+    fn wake_held_poll(&mut self, now: Instant) {
+        if let Some(held) = self.held_poll.take()
+            && !self.answer_poll(now, held.request, held.ack)
+        {
+            self.held_poll = Some(held);
+        }
+    }
+
+    fn inbound_has_room(&self, send: &HeldSend) -> bool {
+        let count = send
+            .frames
+            .iter()
+            .filter(|f| matches!(f, Frame::Message(_)))
+            .count();
+        self.inbound.is_empty()
+            || (self.inbound.len() + count <= self.config.inbound_max_messages
+                && self.inbound_bytes + send.payload_bytes <= self.config.inbound_max_bytes)
+    }
+
+    fn accept(&mut self, now: Instant, send: HeldSend) {
+        self.respond(now, send.request, Reply::NoContent);
+        for frame in send.frames {
+            self.inbound_next += 1;
+            match frame {
+                Frame::Message(message) => {
+                    self.inbound_bytes += message.len();
+                    self.inbound.push_back(message);
+                }
+                Frame::Close(close) => {
+                    self.close_now(now, CloseReason::ClientClosed(close));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        let active = matches!(self.state, State::Open | State::Closing(_));
+        let nothing_held = self.held_poll.is_none() && self.held_send.is_none();
+        (active && nothing_held).then(|| saturating_add(self.last_activity, self.config.idle_timeout))
+    }
+
+    /// Ends the session: held requests are answered `410`, unacknowledged server messages are
+    /// dropped, and the close event waits behind the inbound messages.
+    fn close_now(&mut self, now: Instant, reason: CloseReason) {
+        if let Some(held) = self.held_poll.take() {
+            self.respond(now, held.request, Reply::Gone);
+        }
+        if let Some(held) = self.held_send.take() {
+            self.respond(now, held.request, Reply::Gone);
+        }
+        self.outbound.clear();
+        self.close_event = Some(reason);
+        self.state = State::Closed {
+            gone_until: saturating_add(now, self.config.gone_timeout),
+        };
+    }
+}
