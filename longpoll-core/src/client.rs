@@ -16,28 +16,30 @@
 //! `ack` = how many server frames were received; frames seen before are dropped; a `POST`
 //! carries every unacknowledged client frame from the oldest (up to the body limits), so a
 //! retry is the same request or a longer one; failures are retried after exponential backoff
-//! with jitter; the session is given up when the server has not answered for
-//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session).
+//! with jitter; the session is given up when the server has not given a protocol answer for
+//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session). While the
+//! application does not take messages and the inbound buffer is full, polling pauses except
+//! for a keep-alive poll every half idle timeout, and frames that do not fit are left
+//! unacknowledged, so the server sends them again later.
 
+use crate::deadline::saturating_add;
 use crate::event::{CloseReason, Event, RequestId, SendError};
 use crate::message::{CloseFrame, Message};
 use crate::outbound::OutboundQueue;
 use crate::params::SessionParams;
-use crate::wire::{decode_body, Frame};
+use crate::wire::{Frame, decode_body};
 use bytes::Bytes;
 use std::collections::VecDeque;
-use crate::deadline::saturating_add;
 use std::time::{Duration, Instant};
 
 /// First retry delay after a failed request (100 ms), doubled per consecutive failure.
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(100);
 /// Longest retry delay (5 s).
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// How much longer than the server's poll hold a poll may take before it is abandoned (5 s).
-pub const DEFAULT_POLL_GRACE: Duration = Duration::from_secs(5);
-/// How long a `POST` may take before it is abandoned and retried (15 s; the server holds a
-/// `POST` at most 5 s by default).
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much longer than the server's poll hold any request may take before it is abandoned
+/// and retried (5 s). The server holds a poll at most `pollTimeoutMs` and a `POST` less than
+/// that, so only a lost request or answer runs into this deadline.
+pub const DEFAULT_REQUEST_GRACE: Duration = Duration::from_secs(5);
 
 /// Client-side settings. The server's limits come from [`SessionParams`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,18 +49,19 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest retry delay. Default [`DEFAULT_BACKOFF_MAX`].
     pub backoff_max: Duration,
-    /// Extra time a poll may take past the server's hold. Default [`DEFAULT_POLL_GRACE`].
-    pub poll_grace: Duration,
-    /// Time a `POST` may take. Default [`DEFAULT_SEND_TIMEOUT`].
-    pub send_timeout: Duration,
+    /// Extra time a request may take past the server's poll hold. Default
+    /// [`DEFAULT_REQUEST_GRACE`].
+    pub request_grace: Duration,
     /// Unacknowledged outbound payload bytes before `send` refuses. Default 2 MiB.
     pub outbound_max_bytes: usize,
     /// Unacknowledged outbound messages before `send` refuses. Default 4,096.
     pub outbound_max_messages: usize,
-    /// Received payload bytes not yet taken by the application at which polling pauses.
-    /// Default 2 MiB. One poll response may go past it.
+    /// Received payload bytes not yet taken by the application. Default 2 MiB. When full,
+    /// polling pauses (but for a keep-alive poll every half idle timeout), and frames that do
+    /// not fit are left unacknowledged for the server to send again. An empty buffer takes
+    /// any one message.
     pub inbound_max_bytes: usize,
-    /// Received messages not yet taken at which polling pauses. Default 4,096.
+    /// Received messages not yet taken by the application. Default 4,096.
     pub inbound_max_messages: usize,
 }
 
@@ -67,8 +70,7 @@ impl Default for ClientConfig {
         ClientConfig {
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
             backoff_max: DEFAULT_BACKOFF_MAX,
-            poll_grace: DEFAULT_POLL_GRACE,
-            send_timeout: DEFAULT_SEND_TIMEOUT,
+            request_grace: DEFAULT_REQUEST_GRACE,
             outbound_max_bytes: crate::config::DEFAULT_OUTBOUND_MAX_BYTES,
             outbound_max_messages: crate::config::DEFAULT_OUTBOUND_MAX_MESSAGES,
             inbound_max_bytes: crate::config::DEFAULT_INBOUND_MAX_BYTES,
@@ -124,6 +126,8 @@ pub struct ServerAnswer {
     pub seq: Option<u64>,
     /// The `Retry-After` header in seconds, parsed.
     pub retry_after: Option<Duration>,
+    /// The `Longpoll-Expected-Seq` header of a seq-gap `409`, parsed.
+    pub expected_seq: Option<u64>,
     /// The body.
     pub body: Bytes,
 }
@@ -135,6 +139,7 @@ impl ServerAnswer {
             status,
             seq: None,
             retry_after: None,
+            expected_seq: None,
             body: Bytes::new(),
         }
     }
@@ -148,11 +153,21 @@ enum State {
     Closed,
 }
 
+/// The two request slots: one poll and one `POST` may be in flight at a time.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Poll,
+    Send,
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     in_flight: Option<InFlight>,
     retry_at: Option<Instant>,
     failures: u32,
+    /// Consecutive `409` answers (polls only): the first is retried at once, later ones back
+    /// off, so two clients fighting over one session cannot spin.
+    conflicts: u32,
 }
 
 #[derive(Debug)]
@@ -176,6 +191,7 @@ impl Slot {
         self.in_flight = None;
         self.retry_at = None;
         self.failures = 0;
+        self.conflicts = 0;
     }
 }
 
@@ -224,7 +240,10 @@ pub struct ClientSession {
     delete_pending: bool,
     cancels: VecDeque<RequestId>,
     close_event: Option<CloseReason>,
+    /// Last protocol answer from the server (drives giving up).
     last_answer: Instant,
+    /// When the last poll was issued (drives keep-alive polls while inbound is full).
+    last_poll_at: Instant,
     rng: u64,
 }
 
@@ -248,6 +267,7 @@ impl ClientSession {
             cancels: VecDeque::new(),
             close_event: None,
             last_answer: now,
+            last_poll_at: now,
             rng: seed,
         }
     }
@@ -301,6 +321,7 @@ impl ClientSession {
             self.finish(CloseReason::ClientClosed(close));
             return;
         }
+        let close = close.map(CloseFrame::truncated);
         self.outbound.push(Frame::Close(close.clone()));
         self.state = State::Closing(close);
     }
@@ -310,11 +331,12 @@ impl ClientSession {
     /// The HTTP answer to request `id` arrived. Answers to unknown or cancelled requests are
     /// ignored.
     pub fn handle_answer(&mut self, now: Instant, id: RequestId, answer: ServerAnswer) {
-        if self.poll.owns(id) {
+        if is_protocol_answer(&answer) {
             self.last_answer = now;
+        }
+        if self.poll.owns(id) {
             self.poll_answered(now, answer);
         } else if self.send.owns(id) {
-            self.last_answer = now;
             self.send_answered(now, answer);
         }
     }
@@ -323,9 +345,9 @@ impl ClientSession {
     /// retried after a backoff.
     pub fn handle_failure(&mut self, now: Instant, id: RequestId) {
         if self.poll.owns(id) {
-            self.fail_poll(now, None);
+            self.fail_after_backoff(Which::Poll, now, None);
         } else if self.send.owns(id) {
-            self.fail_send(now, None);
+            self.fail_after_backoff(Which::Send, now, None);
         }
     }
 
@@ -335,13 +357,32 @@ impl ClientSession {
         if self.state == State::Closed {
             return;
         }
-        if let Some(id) = self.poll.in_flight.as_ref().filter(|f| f.deadline <= now).map(|f| f.id) {
-            self.cancels.push_back(id);
-            self.fail_poll(now, None);
+        // A retry time that has come is spent: the slot is free to issue. Clearing it keeps
+        // `poll_timeout` from reporting a past instant while nothing can be issued (for
+        // example while polling pauses for inbound room).
+        for slot in [&mut self.poll, &mut self.send] {
+            slot.retry_at = slot.retry_at.filter(|at| *at > now);
         }
-        if let Some(id) = self.send.in_flight.as_ref().filter(|f| f.deadline <= now).map(|f| f.id) {
+        if let Some(id) = self
+            .poll
+            .in_flight
+            .as_ref()
+            .filter(|f| f.deadline <= now)
+            .map(|f| f.id)
+        {
+            // The wait itself was the backoff: retry at once.
             self.cancels.push_back(id);
-            self.fail_send(now, None);
+            self.fail(Which::Poll, None);
+        }
+        if let Some(id) = self
+            .send
+            .in_flight
+            .as_ref()
+            .filter(|f| f.deadline <= now)
+            .map(|f| f.id)
+        {
+            self.cancels.push_back(id);
+            self.fail(Which::Send, None);
         }
         if self.give_up_at() <= now {
             self.delete_pending = true;
@@ -369,8 +410,13 @@ impl ClientSession {
         }
         if self.wants_to_poll(now) {
             let id = self.next_id();
-            let deadline = saturating_add(now, self.params.poll_timeout + self.config.poll_grace);
-            self.poll.in_flight = Some(InFlight { id, deadline, frames: 0 });
+            let deadline = self.request_deadline(now);
+            self.poll.in_flight = Some(InFlight {
+                id,
+                deadline,
+                frames: 0,
+            });
+            self.last_poll_at = now;
             let kind = RequestKind::Poll { ack: self.received };
             return Some(ClientOutput::Issue(ClientRequest { id, kind }));
         }
@@ -381,7 +427,7 @@ impl ClientSession {
                 self.params.max_body_bytes,
             )?;
             let id = self.next_id();
-            let deadline = saturating_add(now, self.config.send_timeout);
+            let deadline = self.request_deadline(now);
             self.send.in_flight = Some(InFlight {
                 id,
                 deadline,
@@ -412,10 +458,19 @@ impl ClientSession {
         if self.state == State::Closed {
             return None;
         }
-        let slots = [&self.poll, &self.send].into_iter().flat_map(|slot| {
-            [slot.in_flight.as_ref().map(|f| f.deadline), slot.retry_at]
-        });
-        slots.chain([Some(self.give_up_at())]).flatten().min()
+        let slots = [&self.poll, &self.send]
+            .into_iter()
+            .flat_map(|slot| [slot.in_flight.as_ref().map(|f| f.deadline), slot.retry_at]);
+        // Only while polling pauses for room; otherwise a poll is in flight or due anyway.
+        let paused = self.state == State::Open
+            && self.poll.in_flight.is_none()
+            && self.poll.retry_at.is_none()
+            && !self.inbound_has_room();
+        let keep_alive = paused.then(|| self.keep_alive_at());
+        slots
+            .chain([Some(self.give_up_at()), keep_alive])
+            .flatten()
+            .min()
     }
 
     // ----- observers --------------------------------------------------------------------
@@ -458,11 +513,40 @@ impl ClientSession {
         id
     }
 
+    /// Polls while the inbound buffer has room; while it is full, only a keep-alive poll
+    /// every half idle timeout, so the server does not reap a session whose application is
+    /// merely slow.
     fn wants_to_poll(&self, now: Instant) -> bool {
         self.state == State::Open
             && self.poll.is_idle(now)
-            && self.inbound.len() < self.config.inbound_max_messages
-            && self.inbound_bytes < self.config.inbound_max_bytes
+            && (self.inbound_has_room() || self.keep_alive_at() <= now)
+    }
+
+    fn inbound_has_room(&self) -> bool {
+        self.inbound.is_empty()
+            || (self.inbound.len() < self.config.inbound_max_messages
+                && self.inbound_bytes < self.config.inbound_max_bytes)
+    }
+
+    fn keep_alive_at(&self) -> Instant {
+        saturating_add(self.last_poll_at, self.params.idle_timeout / 2)
+    }
+
+    /// Whether one more message of `len` bytes fits the inbound buffer (an empty buffer takes
+    /// any message, so a large one cannot wedge the session).
+    fn inbound_fits(&self, len: usize) -> bool {
+        self.inbound.is_empty()
+            || (self.inbound.len() < self.config.inbound_max_messages
+                && self.inbound_bytes + len <= self.config.inbound_max_bytes)
+    }
+
+    /// A request may take the poll hold plus the grace, but the grace is capped at half the
+    /// gap between the poll hold and the idle timeout: after a silently lost answer the retry
+    /// must reach the server before it gives the session up.
+    fn request_deadline(&self, now: Instant) -> Instant {
+        let slack = self.params.idle_timeout.saturating_sub(self.params.poll_timeout) / 2;
+        let grace = self.config.request_grace.min(slack);
+        saturating_add(now, self.params.poll_timeout + grace)
     }
 
     fn give_up_at(&self) -> Instant {
@@ -478,11 +562,21 @@ impl ClientSession {
                 self.poll.succeeded();
                 self.take_frames(answer);
             }
-            // 409: a newer poll replaced ours (a stale duplicate); poll again at once.
-            204 | 409 => self.poll.succeeded(),
+            204 => self.poll.succeeded(),
+            // A newer poll replaced ours (a stale duplicate): poll again at once, but back off
+            // if it keeps happening (another client is using this session).
+            409 => {
+                let conflicts = self.poll.conflicts + 1;
+                self.poll.succeeded();
+                self.poll.conflicts = conflicts;
+                if conflicts > 1 {
+                    let delay = self.backoff(conflicts - 2, None);
+                    self.poll.retry_at = Some(saturating_add(now, delay));
+                }
+            }
             404 | 410 => self.finish(CloseReason::SessionGone),
             400 => self.protocol_error(format!("server refused a poll: {}", body_text(&answer))),
-            _ => self.fail_poll(now, answer.retry_after),
+            _ => self.fail_after_backoff(Which::Poll, now, answer.retry_after),
         }
     }
 
@@ -504,13 +598,18 @@ impl ClientSession {
             if seq < self.received {
                 continue; // seen before: a re-sent frame
             }
-            self.received += 1;
             match frame {
                 Frame::Message(message) => {
+                    if !self.inbound_fits(message.len()) {
+                        // No room: leave it and the rest unacknowledged; the server re-sends.
+                        return;
+                    }
+                    self.received += 1;
                     self.inbound_bytes += message.len();
                     self.inbound.push_back(message);
                 }
                 Frame::Close(close) => {
+                    self.received += 1;
                     // Acknowledge the close so the server can forget the session now.
                     self.delete_pending = true;
                     return self.finish(CloseReason::ServerClosed(close));
@@ -535,7 +634,9 @@ impl ClientSession {
             404 | 410 => {
                 self.send.succeeded();
                 if let State::Closing(close) = &self.state {
+                    // Both sides closed at once; DELETE completes the server's close too.
                     let reason = CloseReason::ClientClosed(close.clone());
+                    self.delete_pending = true;
                     return self.finish(reason);
                 }
                 // The server is closing or has closed; the poll will tell which.
@@ -545,31 +646,48 @@ impl ClientSession {
             400 | 413 | 415 => {
                 self.protocol_error(format!("server refused a POST: {}", body_text(&answer)))
             }
-            _ => self.fail_send(now, answer.retry_after),
+            409 if answer.expected_seq.is_some() => self.protocol_error(format!(
+                "server expects seq {:?} but {} were acknowledged: it lost state",
+                answer.expected_seq,
+                self.outbound.base()
+            )),
+            // 409 without a gap: a newer copy of this POST superseded it. 503 and anything
+            // else (a proxy's 502, say): retry after a backoff.
+            _ => self.fail_after_backoff(Which::Send, now, answer.retry_after),
         }
     }
 
-    fn fail_poll(&mut self, now: Instant, at_least: Option<Duration>) {
-        let delay = self.backoff(self.poll.failures, at_least);
-        self.poll.in_flight = None;
-        self.poll.failures += 1;
-        self.poll.retry_at = Some(saturating_add(now, delay));
+    fn slot(&mut self, which: Which) -> &mut Slot {
+        match which {
+            Which::Poll => &mut self.poll,
+            Which::Send => &mut self.send,
+        }
     }
 
-    fn fail_send(&mut self, now: Instant, at_least: Option<Duration>) {
-        let delay = self.backoff(self.send.failures, at_least);
-        self.send.in_flight = None;
-        self.send.failures += 1;
-        self.send.retry_at = Some(saturating_add(now, delay));
+    /// The request in `which` failed; retry it at `retry_at` (`None`: at once).
+    fn fail(&mut self, which: Which, retry_at: Option<Instant>) {
+        let slot = self.slot(which);
+        slot.in_flight = None;
+        slot.failures += 1;
+        slot.retry_at = retry_at;
     }
 
-    /// Exponential backoff with jitter in [50%, 100%], never below `at_least`.
+    /// The request in `which` failed quickly; retry after a backoff, and not before `at_least`.
+    fn fail_after_backoff(&mut self, which: Which, now: Instant, at_least: Option<Duration>) {
+        let failures = self.slot(which).failures;
+        let delay = self.backoff(failures, at_least);
+        self.fail(which, Some(saturating_add(now, delay)));
+    }
+
+    /// Exponential backoff with jitter in [50%, 100%], never below `at_least`. Capped at a
+    /// quarter of the idle timeout, so retries reach the server before it gives up on us.
     fn backoff(&mut self, failures: u32, at_least: Option<Duration>) -> Duration {
+        let cap = self.config.backoff_max.min(self.params.idle_timeout / 4);
         let exp = self
             .config
             .backoff_initial
             .saturating_mul(1u32 << failures.min(16))
-            .min(self.config.backoff_max);
+            .min(cap);
         let jitter = 0.5 + (self.next_random() >> 11) as f64 / (1u64 << 54) as f64;
         exp.mul_f64(jitter).max(at_least.unwrap_or_default())
     }
@@ -607,6 +725,16 @@ impl ClientSession {
         self.outbound.clear();
         self.state = State::Closed;
         self.close_event = Some(reason);
+    }
+}
+
+/// Whether an answer comes from a protocol v1 server (as opposed to, say, a proxy's `502`
+/// while the server is down). Only these show the server is alive and reset the give-up clock.
+fn is_protocol_answer(answer: &ServerAnswer) -> bool {
+    match answer.status {
+        200 | 204 | 404 | 409 | 410 => true,
+        503 => answer.retry_after.is_some(),
+        _ => false,
     }
 }
 

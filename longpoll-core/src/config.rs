@@ -10,8 +10,9 @@ pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// How long a session may go without any request before it is closed (35 s).
 ///
-/// The clock starts when the last request was answered (a held request keeps the session
-/// alive), so an abandoned session is freed within `poll_timeout + idle_timeout` = 60 s.
+/// The clock runs only while no request is held, from the last time a request arrived, was
+/// answered or was aborted. A held poll ends within `poll_timeout`, so an abandoned session is
+/// freed within `poll_timeout + idle_timeout` = 60 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// How long a closed session answers `410 Gone` before it is forgotten and answers `404` (30 s).
@@ -121,10 +122,13 @@ impl Default for Config {
 impl Config {
     /// Checks that the limits fit together, so that no session can wedge:
     ///
-    /// - every duration is non-zero and `idle_timeout` is longer than `poll_timeout`
-    ///   (a client re-polls within its own request timeout, which exceeds the poll hold);
-    /// - a message fits a frame (`max_message_bytes <= u32::MAX`) and a frame fits a body
-    ///   (`max_message_bytes + 5 <= max_body_bytes` and `<= max_response_bytes`);
+    /// - every duration is non-zero; `idle_timeout` is longer than `poll_timeout` (a client
+    ///   re-polls within its own request deadline, which exceeds the poll hold), and
+    ///   `inbound_hold_timeout` is shorter than `poll_timeout` (clients give every request
+    ///   the poll hold plus a grace period, so a held `POST` is answered before they give up);
+    /// - a message fits a frame (`max_message_bytes <= u32::MAX`) and any frame, a close
+    ///   frame included, fits a body: `max(max_message_bytes, 125) + 5 <= max_body_bytes`
+    ///   and `<= max_response_bytes`;
     /// - an empty inbound buffer can take any valid `POST` (`inbound_max_bytes >=
     ///   max_body_bytes`, `inbound_max_messages >= max_frames_per_request`);
     /// - an empty outbound buffer can take any valid message (`outbound_max_bytes >=
@@ -147,6 +151,12 @@ impl Config {
                 self.idle_timeout, self.poll_timeout
             )));
         }
+        if self.inbound_hold_timeout >= self.poll_timeout {
+            return Err(ConfigError::new(format!(
+                "inbound_hold_timeout ({:?}) must be shorter than poll_timeout ({:?})",
+                self.inbound_hold_timeout, self.poll_timeout
+            )));
+        }
         let counts = [
             ("max_frames_per_request", self.max_frames_per_request),
             ("max_frames_per_response", self.max_frames_per_response),
@@ -163,11 +173,29 @@ impl Config {
                 "max_message_bytes must fit a frame length (u32)".to_string(),
             ));
         }
-        let frame = self.max_message_bytes.saturating_add(crate::wire::FRAME_HEADER_LEN);
+        let frame = self
+            .max_message_bytes
+            .max(crate::wire::MAX_CLOSE_PAYLOAD)
+            .saturating_add(crate::wire::FRAME_HEADER_LEN);
         let at_least = [
-            ("max_body_bytes", self.max_body_bytes, "max_message_bytes + 5", frame),
-            ("max_response_bytes", self.max_response_bytes, "max_message_bytes + 5", frame),
-            ("inbound_max_bytes", self.inbound_max_bytes, "max_body_bytes", self.max_body_bytes),
+            (
+                "max_body_bytes",
+                self.max_body_bytes,
+                "max(max_message_bytes, 125) + 5",
+                frame,
+            ),
+            (
+                "max_response_bytes",
+                self.max_response_bytes,
+                "max(max_message_bytes, 125) + 5",
+                frame,
+            ),
+            (
+                "inbound_max_bytes",
+                self.inbound_max_bytes,
+                "max_body_bytes",
+                self.max_body_bytes,
+            ),
             (
                 "inbound_max_messages",
                 self.inbound_max_messages,
@@ -229,7 +257,13 @@ mod tests {
     fn limits_that_could_wedge_a_session_are_refused() {
         let mut config = Config::default();
         config.inbound_max_bytes = config.max_body_bytes - 1;
-        assert!(config.validate().unwrap_err().to_string().contains("inbound_max_bytes"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("inbound_max_bytes")
+        );
 
         let mut config = Config::default();
         config.max_body_bytes = config.max_message_bytes;

@@ -41,7 +41,12 @@ impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn frame(f: &mut fmt::Formatter<'_>, close: &Option<CloseFrame>) -> fmt::Result {
             match close {
-                Some(close) => write!(f, " (code {}, reason {:?})", close.code, close.reason.as_str()),
+                Some(close) => write!(
+                    f,
+                    " (code {}, reason {:?})",
+                    close.code,
+                    close.reason.as_str()
+                ),
                 None => Ok(()),
             }
         }

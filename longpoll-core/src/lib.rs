@@ -75,12 +75,14 @@ pub mod server;
 pub mod session_id;
 pub mod wire;
 
-pub use client::{ClientConfig, ClientOutput, ClientRequest, ClientSession, RequestKind, ServerAnswer};
+pub use client::{
+    ClientConfig, ClientOutput, ClientRequest, ClientSession, RequestKind, ServerAnswer,
+};
 pub use config::Config;
 pub use event::{CloseReason, Event, RequestId, SendError};
-pub use message::{close_code, CloseFrame, InvalidUtf8, Message, Utf8Bytes};
+pub use message::{CloseFrame, InvalidUtf8, MAX_CLOSE_REASON_BYTES, Message, Utf8Bytes, close_code};
 pub use params::SessionParams;
 pub use reply::Reply;
-pub use route::{route, Route};
+pub use route::{Route, route};
 pub use server::{Response, ServerSession};
 pub use session_id::SessionId;

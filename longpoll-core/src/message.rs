@@ -193,13 +193,34 @@ pub struct CloseFrame {
     pub reason: Utf8Bytes,
 }
 
+/// Longest close reason in bytes (123, as in WebSocket): a close frame's payload is at most
+/// 125 bytes whatever the message size limit, so it always fits a body.
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+
 impl CloseFrame {
-    /// A close frame with this code and reason.
+    /// A close frame with this code and reason. A reason over [`MAX_CLOSE_REASON_BYTES`] is
+    /// cut at the last character boundary that fits.
     pub fn new(code: u16, reason: impl Into<Utf8Bytes>) -> Self {
         CloseFrame {
             code,
             reason: reason.into(),
         }
+        .truncated()
+    }
+
+    /// This frame with its reason cut to [`MAX_CLOSE_REASON_BYTES`] at a character boundary.
+    /// The sessions apply it to every close frame they send.
+    pub fn truncated(mut self) -> Self {
+        if self.reason.len() > MAX_CLOSE_REASON_BYTES {
+            let text = self.reason.as_str();
+            let mut end = MAX_CLOSE_REASON_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = self.reason.as_bytes().slice(..end);
+            self.reason = Utf8Bytes::try_from(cut).unwrap_or_default();
+        }
+        self
     }
 }
 

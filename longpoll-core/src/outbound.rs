@@ -1,7 +1,7 @@
 //! A numbered queue of frames kept until the peer acknowledges them; both the server session
 //! and the client use one for what they send.
 
-use crate::wire::{encode_frame, Frame};
+use crate::wire::{Frame, encode_frame};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 
@@ -118,8 +118,8 @@ impl OutboundQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::decode_body;
     use crate::Message;
+    use crate::wire::decode_body;
 
     fn text(s: &str) -> Frame {
         Frame::Message(Message::from(s))
@@ -131,12 +131,21 @@ mod tests {
         for s in ["a", "bb", "ccc"] {
             queue.push(text(s));
         }
-        assert_eq!((queue.base(), queue.end(), queue.payload_bytes()), (0, 3, 6));
+        assert_eq!(
+            (queue.base(), queue.end(), queue.payload_bytes()),
+            (0, 3, 6)
+        );
         let batch = queue.batch(1, 10, 1000).unwrap();
         assert_eq!((batch.first_seq, batch.frames), (1, 2));
-        assert_eq!(decode_body(batch.body, 8, 8).unwrap(), vec![text("bb"), text("ccc")]);
+        assert_eq!(
+            decode_body(batch.body, 8, 8).unwrap(),
+            vec![text("bb"), text("ccc")]
+        );
         queue.ack(2);
-        assert_eq!((queue.base(), queue.messages(), queue.payload_bytes()), (2, 1, 3));
+        assert_eq!(
+            (queue.base(), queue.messages(), queue.payload_bytes()),
+            (2, 1, 3)
+        );
         // A stale position is served from what is retained.
         assert_eq!(queue.batch(0, 10, 1000).unwrap().first_seq, 2);
         assert!(queue.batch(3, 10, 1000).is_none());

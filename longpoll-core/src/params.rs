@@ -67,8 +67,8 @@ impl SessionParams {
         )
     }
 
-    /// Parses the JSON a server sent. Accepts any flat object whose values are strings or
-    /// non-negative integers, in any order, with whitespace; unknown keys are ignored.
+    /// Parses the JSON a server sent: the keys above, in any order, with any whitespace;
+    /// unknown keys of any JSON type are ignored.
     pub fn from_json(json: &str) -> Result<Self, ParamsError> {
         let mut id = None;
         let mut numbers = [None; 6];
@@ -135,13 +135,18 @@ impl fmt::Display for ParamsError {
 impl std::error::Error for ParamsError {}
 
 enum JsonValue<'a> {
+    /// A string without escapes.
     String(&'a str),
+    /// A non-negative integer that fits a `u64`.
     Number(u64),
+    /// Anything else (skipped; only unknown keys may hold it).
+    Other,
 }
 
-/// A minimal reader for one flat JSON object. Strings may not contain escapes: every string
-/// this protocol puts there (keys, hex ids) is plain ASCII, and refusing escapes keeps this
-/// small and obviously correct.
+/// A minimal reader for one JSON object: the values this protocol defines (plain strings and
+/// non-negative integers) are read; any other value is skipped whole, so servers can add keys
+/// of any JSON type. Escapes in strings are skipped correctly but never decoded: no string
+/// the protocol defines contains one.
 struct FlatObject;
 
 impl FlatObject {
@@ -150,26 +155,21 @@ impl FlatObject {
         let mut pairs = Vec::new();
         rest = rest.trim_start();
         if let Some(after) = rest.strip_prefix('}') {
-            return if after.trim().is_empty() { Ok(pairs) } else { Err(ParamsError::Syntax) };
+            return end_of_object(after, pairs);
         }
         loop {
             let (key, after) = read_string(rest)?;
-            let after = after.trim_start().strip_prefix(':').ok_or(ParamsError::Syntax)?;
-            let after = after.trim_start();
-            let (value, after) = if after.starts_with('"') {
-                let (text, after) = read_string(after)?;
-                (JsonValue::String(text), after)
-            } else {
-                let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
-                let number = after[..end].parse().map_err(|_| ParamsError::Syntax)?;
-                (JsonValue::Number(number), &after[end..])
-            };
+            let after = after
+                .trim_start()
+                .strip_prefix(':')
+                .ok_or(ParamsError::Syntax)?;
+            let (value, after) = read_value(after.trim_start())?;
             pairs.push((key, value));
             let after = after.trim_start();
             if let Some(after) = after.strip_prefix(',') {
                 rest = after.trim_start();
             } else if let Some(after) = after.strip_prefix('}') {
-                return if after.trim().is_empty() { Ok(pairs) } else { Err(ParamsError::Syntax) };
+                return end_of_object(after, pairs);
             } else {
                 return Err(ParamsError::Syntax);
             }
@@ -177,14 +177,86 @@ impl FlatObject {
     }
 }
 
+fn end_of_object<'a>(
+    after: &str,
+    pairs: Vec<(&'a str, JsonValue<'a>)>,
+) -> Result<Vec<(&'a str, JsonValue<'a>)>, ParamsError> {
+    if after.trim().is_empty() {
+        Ok(pairs)
+    } else {
+        Err(ParamsError::Syntax)
+    }
+}
+
+/// Reads a string; returns its raw contents (escapes left as they are) and the rest.
 fn read_string(text: &str) -> Result<(&str, &str), ParamsError> {
     let body = text.strip_prefix('"').ok_or(ParamsError::Syntax)?;
-    let end = body.find('"').ok_or(ParamsError::Syntax)?;
-    let value = &body[..end];
-    if value.contains('\\') {
-        return Err(ParamsError::Syntax);
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Ok((&body[..i], &body[i + 1..])),
+            _ => {}
+        }
     }
-    Ok((value, &body[end + 1..]))
+    Err(ParamsError::Syntax)
+}
+
+fn read_value(text: &str) -> Result<(JsonValue<'_>, &str), ParamsError> {
+    match text.chars().next() {
+        Some('"') => {
+            let (raw, rest) = read_string(text)?;
+            let value = if raw.contains('\\') {
+                JsonValue::Other
+            } else {
+                JsonValue::String(raw)
+            };
+            Ok((value, rest))
+        }
+        Some('{' | '[') => Ok((JsonValue::Other, skip_nested(text)?)),
+        Some(_) => {
+            let end = text
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')))
+                .unwrap_or(text.len());
+            let token = &text[..end];
+            let value = if token.bytes().all(|b| b.is_ascii_digit()) {
+                token.parse().map(JsonValue::Number).unwrap_or(JsonValue::Other)
+            } else if matches!(token, "true" | "false" | "null")
+                || token.parse::<f64>().is_ok()
+            {
+                JsonValue::Other
+            } else {
+                return Err(ParamsError::Syntax);
+            };
+            Ok((value, &text[end..]))
+        }
+        None => Err(ParamsError::Syntax),
+    }
+}
+
+/// Skips a nested object or array (strings inside may hold brackets); returns the rest.
+fn skip_nested(text: &str) -> Result<&str, ParamsError> {
+    let mut depth = 0usize;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '"' => {
+                rest = read_string(rest)?.1;
+                continue;
+            }
+            '{' | '[' => depth += 1,
+            '}' | ']' => {
+                depth = depth.checked_sub(1).ok_or(ParamsError::Syntax)?;
+                if depth == 0 {
+                    return Ok(&rest[1..]);
+                }
+            }
+            _ => {}
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Err(ParamsError::Syntax)
 }
 
 #[cfg(test)]
@@ -195,7 +267,8 @@ mod tests {
     fn parses_with_whitespace_reordering_and_unknown_keys() {
         let json = r#" { "maxFramesPerRequest": 8, "id" : "000102030405060708090a0b0c0d0e0f",
             "pollTimeoutMs":25000,"idleTimeoutMs":35000,"extra":"x","maxMessageBytes":10,
-            "maxBodyBytes":20, "protocol":1 } "#;
+            "maxBodyBytes":20, "protocol":1, "future": {"a": [1, "}]\""], "b": null},
+            "flag": true, "ratio": -1.5e3, "note": "say \"hi\"" } "#;
         let params = SessionParams::from_json(json).unwrap();
         assert_eq!(params.max_frames_per_request, 8);
         assert_eq!(params.poll_timeout, Duration::from_secs(25));
@@ -204,7 +277,14 @@ mod tests {
 
     #[test]
     fn refuses_malformed_and_incomplete_objects() {
-        for bad in ["", "{", "[]", r#"{"id":}"#, r#"{"protocol":1}x"#, r#"{"protocol":-1}"#] {
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"id":}"#,
+            r#"{"protocol":1}x"#,
+            r#"{"protocol":-1}"#,
+        ] {
             assert!(SessionParams::from_json(bad).is_err(), "{bad}");
         }
         assert_eq!(
@@ -214,6 +294,9 @@ mod tests {
         let v2 = SessionParams::new(SessionId::from_bytes([0; 16]), &Config::default())
             .to_json()
             .replace("\"protocol\":1", "\"protocol\":2");
-        assert_eq!(SessionParams::from_json(&v2), Err(ParamsError::Invalid("protocol")));
+        assert_eq!(
+            SessionParams::from_json(&v2),
+            Err(ParamsError::Invalid("protocol"))
+        );
     }
 }

@@ -19,7 +19,10 @@ impl fmt::Display for QueryError {
             QueryError::Missing(name) => write!(f, "query parameter `{name}` is required"),
             QueryError::Repeated(name) => write!(f, "query parameter `{name}` appears twice"),
             QueryError::Invalid(name) => {
-                write!(f, "query parameter `{name}` must be a decimal number up to 2^64-1")
+                write!(
+                    f,
+                    "query parameter `{name}` must be a decimal number up to 2^64-1"
+                )
             }
         }
     }
@@ -99,8 +102,14 @@ mod tests {
 
     #[test]
     fn missing_and_repeated_are_distinct_errors() {
-        assert_eq!(parse_u64_param(Some("acks=1"), "ack"), Err(QueryError::Missing("ack")));
-        assert_eq!(parse_u64_param(Some(""), "ack"), Err(QueryError::Missing("ack")));
+        assert_eq!(
+            parse_u64_param(Some("acks=1"), "ack"),
+            Err(QueryError::Missing("ack"))
+        );
+        assert_eq!(
+            parse_u64_param(Some(""), "ack"),
+            Err(QueryError::Missing("ack"))
+        );
         assert_eq!(
             parse_u64_param(Some("ack=1&ack=1"), "ack"),
             Err(QueryError::Repeated("ack"))

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 /// Header carrying the sequence number of the first frame of a `200` poll response.
 pub const SEQ_HEADER: &str = "Longpoll-Seq";
+/// Header carrying the next sequence number the server expects, on a `409` for a seq gap.
+pub const EXPECTED_SEQ_HEADER: &str = "Longpoll-Expected-Seq";
 /// The content type of frame bodies, required on `POST {base}/{id}`.
 pub const FRAMES_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -119,7 +121,8 @@ impl Reply {
     }
 
     /// The response headers: always `Cache-Control: no-store`, plus `Content-Type` when there
-    /// is a body, `Longpoll-Seq` on `200`, `Allow` on `405`, `Retry-After` on `503`.
+    /// is a body, `Longpoll-Seq` on `200`, `Longpoll-Expected-Seq` on a seq-gap `409`, `Allow`
+    /// on `405`, `Retry-After` on `503`.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, String)> + use<> {
         let content_type = match self {
             Reply::NoContent => None,
@@ -130,6 +133,9 @@ impl Reply {
         let specific = match self {
             Reply::Frames { first_seq, .. } => Some((SEQ_HEADER, first_seq.to_string())),
             Reply::MethodNotAllowed { allow } => Some(("Allow", (*allow).to_string())),
+            Reply::Conflict(Conflict::SeqGap { expected, .. }) => {
+                Some((EXPECTED_SEQ_HEADER, expected.to_string()))
+            }
             Reply::Unavailable { retry_after } => {
                 Some(("Retry-After", retry_after_secs(*retry_after).to_string()))
             }
@@ -178,7 +184,10 @@ impl fmt::Display for Reply {
                 f.write_str("superseded by a newer request on this session")
             }
             Reply::Conflict(Conflict::SeqGap { expected, got }) => {
-                write!(f, "seq={got} leaves a gap; the server expects seq={expected}")
+                write!(
+                    f,
+                    "seq={got} leaves a gap; the server expects seq={expected}"
+                )
             }
             Reply::Gone => f.write_str("session closed"),
             Reply::PayloadTooLarge(TooLarge::Body { max }) => {
@@ -188,11 +197,9 @@ impl fmt::Display for Reply {
             Reply::UnsupportedMediaType => {
                 write!(f, "POST bodies must be Content-Type: {FRAMES_CONTENT_TYPE}")
             }
-            Reply::Unavailable { retry_after } => write!(
-                f,
-                "busy; retry after {} s",
-                retry_after_secs(*retry_after)
-            ),
+            Reply::Unavailable { retry_after } => {
+                write!(f, "busy; retry after {} s", retry_after_secs(*retry_after))
+            }
         }
     }
 }
@@ -243,21 +250,33 @@ mod tests {
         };
         assert_eq!(header(&tiny, "Retry-After").as_deref(), Some("1"));
         let method = Reply::MethodNotAllowed { allow: "POST" };
-        assert_eq!((method.status(), header(&method, "Allow").as_deref()), (405, Some("POST")));
+        assert_eq!(
+            (method.status(), header(&method, "Allow").as_deref()),
+            (405, Some("POST"))
+        );
         assert_eq!(Reply::Gone.status(), 410);
         assert_eq!(Reply::NotFound.status(), 404);
         assert_eq!(Reply::UnsupportedMediaType.status(), 415);
         assert_eq!(Reply::Conflict(Conflict::Superseded).status(), 409);
+        assert_eq!(header(&Reply::Conflict(Conflict::Superseded), EXPECTED_SEQ_HEADER), None);
+        let gap = Reply::Conflict(Conflict::SeqGap { expected: 4, got: 6 });
+        assert_eq!(header(&gap, EXPECTED_SEQ_HEADER).as_deref(), Some("4"));
     }
 
     #[test]
     fn frame_errors_map_to_400_or_413() {
-        assert_eq!(Reply::from(FrameError::Truncated { offset: 0 }).status(), 400);
+        assert_eq!(
+            Reply::from(FrameError::Truncated { offset: 0 }).status(),
+            400
+        );
         assert_eq!(
             Reply::from(FrameError::TooLarge { len: 9, max: 8 }).status(),
             413
         );
-        assert_eq!(Reply::from(FrameError::TooManyFrames { max: 8 }).status(), 413);
+        assert_eq!(
+            Reply::from(FrameError::TooManyFrames { max: 8 }).status(),
+            413
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! Adapters call [`route`] with the method, the path below the mount point, the raw query and
 //! the `Content-Type`, so every framework refuses the same requests with the same status.
 
-use crate::query::{parse_u64_param, QueryError};
-use crate::reply::{BadRequest, Reply, FRAMES_CONTENT_TYPE};
+use crate::query::{QueryError, parse_u64_param};
+use crate::reply::{BadRequest, FRAMES_CONTENT_TYPE, Reply};
 use crate::session_id::SessionId;
 
 /// `Allow` value for the mount path itself.
@@ -114,9 +114,17 @@ mod tests {
     fn every_operation_is_recognised() {
         assert_eq!(route("POST", "/", None, None), Ok(Route::Open));
         let id = SessionId::parse(&ID[1..]).unwrap();
-        assert_eq!(route("GET", ID, Some("ack=0"), None), Ok(Route::Poll { id, ack: 0 }));
         assert_eq!(
-            route("POST", ID, Some("seq=5"), Some("Application/Octet-Stream; x=y")),
+            route("GET", ID, Some("ack=0"), None),
+            Ok(Route::Poll { id, ack: 0 })
+        );
+        assert_eq!(
+            route(
+                "POST",
+                ID,
+                Some("seq=5"),
+                Some("Application/Octet-Stream; x=y")
+            ),
             Ok(Route::Send { id, seq: 5 })
         );
         assert_eq!(route("DELETE", ID, None, None), Ok(Route::Close { id }));
@@ -127,17 +135,28 @@ mod tests {
         let status = |r: Result<Route, Reply>| r.unwrap_err().status();
         assert_eq!(status(route("GET", "", None, None)), 405);
         assert_eq!(status(route("GET", "/nope", Some("ack=0"), None)), 404);
-        assert_eq!(status(route("GET", &format!("{ID}/x"), Some("ack=0"), None)), 404);
+        assert_eq!(
+            status(route("GET", &format!("{ID}/x"), Some("ack=0"), None)),
+            404
+        );
         assert_eq!(status(route("PATCH", ID, None, None)), 405);
         assert_eq!(status(route("GET", ID, None, None)), 400);
         assert_eq!(status(route("GET", ID, Some("ack=x"), None)), 400);
         assert_eq!(status(route("POST", ID, Some("seq=0"), None)), 415);
         assert_eq!(
-            status(route("POST", ID, Some("seq=0"), Some("application/x-www-form-urlencoded"))),
+            status(route(
+                "POST",
+                ID,
+                Some("seq=0"),
+                Some("application/x-www-form-urlencoded")
+            )),
             415
         );
         // Content type is checked before the query.
         assert_eq!(status(route("POST", ID, None, Some("text/plain"))), 415);
-        assert_eq!(status(route("POST", ID, None, Some(FRAMES_CONTENT_TYPE))), 400);
+        assert_eq!(
+            status(route("POST", ID, None, Some(FRAMES_CONTENT_TYPE))),
+            400
+        );
     }
 }

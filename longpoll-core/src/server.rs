@@ -8,15 +8,15 @@
 //! room, [`ServerSession::poll_event`] (hand those to the application).
 
 use crate::config::Config;
+use crate::deadline::saturating_add;
 use crate::event::{CloseReason, Event, RequestId, SendError};
 use crate::message::{CloseFrame, Message};
 use crate::outbound::OutboundQueue;
 use crate::reply::{BadRequest, Conflict, Reply};
-use crate::wire::{decode_body, Frame};
+use crate::wire::{Frame, decode_body};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use crate::deadline::saturating_add;
 use std::time::Instant;
 
 /// The answer to one request: send `reply` as the response to `request`.
@@ -78,7 +78,9 @@ enum State {
     /// The application closed; the close frame is queued and waits to be acknowledged.
     Closing(Option<CloseFrame>),
     /// Over; requests are answered `410` until `gone_until`.
-    Closed { gone_until: Instant },
+    Closed {
+        gone_until: Instant,
+    },
     /// Forgotten; requests are answered `404` and the driver should drop the session.
     Finished,
 }
@@ -259,11 +261,19 @@ impl ServerSession {
     /// The HTTP client went away before request `request` was answered. The request is
     /// forgotten without an answer; unknown or already answered ids are ignored.
     pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
-        if self.held_poll.as_ref().is_some_and(|h| h.request == request) {
+        if self
+            .held_poll
+            .as_ref()
+            .is_some_and(|h| h.request == request)
+        {
             self.held_poll = None;
             self.last_activity = now;
         }
-        if self.held_send.as_ref().is_some_and(|h| h.request == request) {
+        if self
+            .held_send
+            .as_ref()
+            .is_some_and(|h| h.request == request)
+        {
             self.held_send = None;
             self.last_activity = now;
         }
@@ -334,6 +344,7 @@ impl ServerSession {
         if self.state != State::Open {
             return;
         }
+        let close = close.map(CloseFrame::truncated);
         self.outbound.push(Frame::Close(close.clone()));
         self.state = State::Closing(close);
         if let Some(held) = self.held_send.take() {
@@ -504,7 +515,8 @@ impl ServerSession {
     fn idle_deadline(&self) -> Option<Instant> {
         let active = matches!(self.state, State::Open | State::Closing(_));
         let nothing_held = self.held_poll.is_none() && self.held_send.is_none();
-        (active && nothing_held).then(|| saturating_add(self.last_activity, self.config.idle_timeout))
+        (active && nothing_held)
+            .then(|| saturating_add(self.last_activity, self.config.idle_timeout))
     }
 
     /// Ends the session: held requests are answered `410`, unacknowledged server messages are

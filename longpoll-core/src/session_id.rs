@@ -77,7 +77,9 @@ mod tests {
 
     #[test]
     fn text_form_round_trips() {
-        let id = SessionId::from_bytes(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\xff");
+        let id = SessionId::from_bytes(
+            *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\xff",
+        );
         assert_eq!(id.to_string(), "000102030405060708090a0b0c0d0eff");
         assert_eq!(SessionId::parse(&id.to_string()), Some(id));
     }

@@ -37,6 +37,10 @@ pub const KIND_BINARY: u8 = 0x02;
 pub const KIND_CLOSE: u8 = 0x03;
 /// Bytes of a frame header (kind + length).
 pub const FRAME_HEADER_LEN: usize = 5;
+/// Largest close frame payload: a `u16` code and a reason of at most
+/// [`MAX_CLOSE_REASON_BYTES`](crate::message::MAX_CLOSE_REASON_BYTES). It applies instead of
+/// the message size limit, so a close always fits.
+pub const MAX_CLOSE_PAYLOAD: usize = 2 + crate::message::MAX_CLOSE_REASON_BYTES;
 
 /// One frame on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,10 +257,15 @@ impl FrameDecoder {
         }
         // Check the limit before the length so an oversized claim is a 413, not a 400.
         let len_usize = usize::try_from(len).unwrap_or(usize::MAX);
-        if len_usize > self.max_message_bytes {
+        let max = if kind == KIND_CLOSE {
+            MAX_CLOSE_PAYLOAD
+        } else {
+            self.max_message_bytes
+        };
+        if len_usize > max {
             return Err(FrameError::TooLarge {
                 len: u64::from(len),
-                max: self.max_message_bytes,
+                max,
             });
         }
         let start = offset + FRAME_HEADER_LEN;
@@ -350,7 +359,11 @@ mod tests {
             Err(FrameError::Truncated { offset: 0 })
         );
         assert_eq!(
-            decode_body(Bytes::from_static(b"\x02\x00\x00\x00\x01a\x02\x00\x00\x00\x03ab"), 8, 8),
+            decode_body(
+                Bytes::from_static(b"\x02\x00\x00\x00\x01a\x02\x00\x00\x00\x03ab"),
+                8,
+                8
+            ),
             Err(FrameError::Truncated { offset: 6 })
         );
     }
@@ -375,7 +388,11 @@ mod tests {
             Err(FrameError::InvalidUtf8 { offset: 0 })
         );
         assert_eq!(
-            decode_body(Bytes::from_static(b"\x03\x00\x00\x00\x03\x03\xe8\xc3"), 8, 8),
+            decode_body(
+                Bytes::from_static(b"\x03\x00\x00\x00\x03\x03\xe8\xc3"),
+                8,
+                8
+            ),
             Err(FrameError::InvalidUtf8 { offset: 0 })
         );
         // The same bytes are a fine binary frame.
