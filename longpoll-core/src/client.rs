@@ -17,7 +17,8 @@
 //! carries every unacknowledged client frame from the oldest (up to the body limits), so a
 //! retry is the same request or a longer one; failures are retried after exponential backoff
 //! with jitter; the session is given up when the server has not given a protocol answer for
-//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session). While the
+//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session) and no request
+//! is still in flight. While the
 //! application does not take messages and the inbound buffer is full, polling pauses except
 //! for a keep-alive poll every half idle timeout, and frames that do not fit are left
 //! unacknowledged, so the server sends them again later.
@@ -173,6 +174,7 @@ struct Slot {
 #[derive(Debug)]
 struct InFlight {
     id: RequestId,
+    issued_at: Instant,
     deadline: Instant,
     /// For a `POST`: how many frames it carries.
     frames: u64,
@@ -343,7 +345,20 @@ impl ClientSession {
 
     /// Request `id` got no HTTP answer (connection refused or reset, body cut short). It is
     /// retried after a backoff.
+    ///
+    /// A request that failed only after at least half the poll hold still counts as a sign
+    /// of life for giving up: something held it that long, and a dead server fails fast
+    /// (refused, or a proxy's immediate `502`). So a proxy that cuts long polls short does
+    /// not make the client abandon a live session.
     pub fn handle_failure(&mut self, now: Instant, id: RequestId) {
+        let held_long = [&self.poll, &self.send]
+            .into_iter()
+            .filter_map(|slot| slot.in_flight.as_ref())
+            .find(|f| f.id == id)
+            .is_some_and(|f| now.saturating_duration_since(f.issued_at) >= self.params.poll_timeout / 2);
+        if held_long {
+            self.last_answer = now;
+        }
         if self.poll.owns(id) {
             self.fail_after_backoff(Which::Poll, now, None);
         } else if self.send.owns(id) {
@@ -384,7 +399,7 @@ impl ClientSession {
             self.cancels.push_back(id);
             self.fail(Which::Send, None);
         }
-        if self.give_up_at() <= now {
+        if self.give_up_due().is_some_and(|at| at <= now) {
             self.delete_pending = true;
             self.finish(CloseReason::IdleTimeout);
         }
@@ -413,6 +428,7 @@ impl ClientSession {
             let deadline = self.request_deadline(now);
             self.poll.in_flight = Some(InFlight {
                 id,
+                issued_at: now,
                 deadline,
                 frames: 0,
             });
@@ -430,6 +446,7 @@ impl ClientSession {
             let deadline = self.request_deadline(now);
             self.send.in_flight = Some(InFlight {
                 id,
+                issued_at: now,
                 deadline,
                 frames: batch.frames as u64,
             });
@@ -468,7 +485,7 @@ impl ClientSession {
             && !self.inbound_has_room();
         let keep_alive = paused.then(|| self.keep_alive_at());
         slots
-            .chain([Some(self.give_up_at()), keep_alive])
+            .chain([self.give_up_due(), keep_alive])
             .flatten()
             .min()
     }
@@ -549,11 +566,17 @@ impl ClientSession {
         saturating_add(now, self.params.poll_timeout + grace)
     }
 
-    fn give_up_at(&self) -> Instant {
-        saturating_add(
-            self.last_answer,
-            self.params.poll_timeout + self.params.idle_timeout,
-        )
+    /// When to give the session up: `poll_timeout + idle_timeout` after the last protocol
+    /// answer, but never while a request is in flight (a poll the server holds proves
+    /// nothing yet; its answer or failure comes by its deadline).
+    fn give_up_due(&self) -> Option<Instant> {
+        let waiting = self.poll.in_flight.is_some() || self.send.in_flight.is_some();
+        (!waiting).then(|| {
+            saturating_add(
+                self.last_answer,
+                self.params.poll_timeout + self.params.idle_timeout,
+            )
+        })
     }
 
     fn poll_answered(&mut self, now: Instant, answer: ServerAnswer) {

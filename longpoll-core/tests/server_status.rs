@@ -24,6 +24,8 @@ const GONE_TIMEOUT: Duration = Duration::from_secs(30);
 const HOLD_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 const MAX_MESSAGE: usize = 16;
+/// The smallest body limit `Config::validate` allows: a 125-byte close payload plus its header.
+const MAX_BODY: usize = 130;
 const MAX_FRAMES_PER_REQUEST: usize = 4;
 const OUTBOUND_MAX_MESSAGES: usize = 3;
 const OUTBOUND_MAX_BYTES: usize = 32;
@@ -38,13 +40,13 @@ fn config() -> Config {
     config.inbound_hold_timeout = HOLD_TIMEOUT;
     config.retry_after = RETRY_AFTER;
     config.max_message_bytes = MAX_MESSAGE;
-    config.max_body_bytes = 64;
+    config.max_body_bytes = MAX_BODY;
     config.max_frames_per_request = MAX_FRAMES_PER_REQUEST;
-    config.max_response_bytes = 64;
+    config.max_response_bytes = MAX_BODY;
     config.max_frames_per_response = 8;
     config.outbound_max_bytes = OUTBOUND_MAX_BYTES;
     config.outbound_max_messages = OUTBOUND_MAX_MESSAGES;
-    config.inbound_max_bytes = 64;
+    config.inbound_max_bytes = MAX_BODY;
     config.inbound_max_messages = INBOUND_MAX_MESSAGES;
     config.validate().expect("test config must be valid");
     config

@@ -123,7 +123,10 @@ fn seeded_fault_schedules_keep_every_invariant() {
         assert!(totals.dropped > 0 && totals.duplicated > 0 && totals.broken > 0);
         assert_eq!(totals.by_ending.len(), 3);
         // Most schedules must run to their planned end, not die of faults.
-        assert!(totals.died_of_faults * 10 < totals.runs, "too many sessions died");
+        assert!(
+            totals.died_of_faults * 10 < totals.runs,
+            "too many sessions died"
+        );
         let _ = Ending::ClientCloses;
     }
 }

@@ -15,7 +15,7 @@ use longpoll_core::{
     ClientSession, CloseFrame, CloseReason, Config, Event, Message, Reply, RequestId,
     ServerSession, SessionId, SessionParams,
 };
-pub use rng::Rng;
+pub(crate) use rng::Rng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// How a run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// The client closes once it has everything; the server must see all its messages first.
     ClientCloses,
     /// The server closes once it has everything; the client must get every message, then close.
@@ -34,37 +34,38 @@ pub enum Ending {
 
 /// Probabilities and delays of the simulated network, picked per seed.
 #[derive(Debug, Clone)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Losses severe enough that a session may die of them.
-    pub harsh: bool,
-    pub drop_request: f64,
-    pub drop_response: f64,
+    pub(crate) harsh: bool,
+    pub(crate) drop_request: f64,
+    pub(crate) drop_response: f64,
     /// When a request or response is dropped: the client sees a reset (else it hears nothing
     /// and must time out).
-    pub reset_on_drop: f64,
-    pub duplicate_request: f64,
-    pub break_held_request: f64,
-    pub max_latency_ms: u64,
+    pub(crate) reset_on_drop: f64,
+    pub(crate) duplicate_request: f64,
+    pub(crate) break_held_request: f64,
+    pub(crate) max_latency_ms: u64,
     /// Chance that one delivery is delayed far beyond the timeouts.
-    pub long_delay: f64,
+    pub(crate) long_delay: f64,
 }
 
 /// What one run saw.
 #[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub requests: u64,
-    pub server_to_client: u64,
-    pub client_to_server: u64,
-    pub dropped: u64,
-    pub duplicated: u64,
-    pub broken: u64,
-    pub statuses: HashMap<u16, u64>,
+pub(crate) struct Stats {
+    pub(crate) requests: u64,
+    pub(crate) server_to_client: u64,
+    pub(crate) client_to_server: u64,
+    pub(crate) dropped: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) broken: u64,
+    pub(crate) statuses: HashMap<u16, u64>,
     /// The run ended because the harsh network kept a side from hearing the other.
-    pub died_of_faults: bool,
+    pub(crate) died_of_faults: bool,
 }
 
 struct Conn {
     client_id: RequestId,
+    issued_at: Instant,
     kind: RequestKind,
     /// The client will not hear this connection's answer (it cancelled, the connection broke,
     /// or this is a proxy's duplicate).
@@ -90,7 +91,7 @@ struct App {
     closed: Option<CloseReason>,
 }
 
-pub struct Sim {
+pub(crate) struct Sim {
     rng: Rng,
     base: Instant,
     now: Instant,
@@ -123,31 +124,33 @@ pub struct Sim {
     client_last_answer: Instant,
     client_closed_at: Option<Instant>,
     trace: bool,
-    pub stats: Stats,
+    pub(crate) stats: Stats,
 }
 
 const SERVER_CLOSE: u16 = 4000;
 const CLIENT_CLOSE: u16 = 4001;
 
 impl Sim {
-    pub fn new(seed: u64) -> Sim {
+    pub(crate) fn new(seed: u64) -> Sim {
         let mut rng = Rng::new(seed);
         let base = Instant::now();
         let config = random_config(&mut rng);
-        // Most networks are fair (losses are mostly resets, seldom silent): there every run
-        // must complete. On harsh ones a silent loss costs a whole request deadline, so a
-        // session may die of them; it must then die for a reason the network explains.
+        // Most networks are fair: requests and answers are lost only with a reset the client
+        // sees, and nothing is delayed past a deadline. There every run must reach its planned
+        // end. Harsh networks also lose silently and delay for minutes; a silent loss costs
+        // the client a whole request deadline, so two in a row can outlast the idle timeout
+        // and kill the session. It must then die for a reason the network explains.
         let harsh = rng.chance(0.3);
         let scale = if harsh { 1.0 } else { 0.2 };
         let faults = Faults {
             harsh,
             drop_request: rng.fraction(0.25 * scale),
             drop_response: rng.fraction(0.25 * scale),
-            reset_on_drop: if harsh { rng.fraction(1.0) } else { 0.8 + rng.fraction(0.2) },
+            reset_on_drop: if harsh { rng.fraction(1.0) } else { 1.0 },
             duplicate_request: rng.fraction(0.15),
             break_held_request: rng.fraction(0.15),
             max_latency_ms: rng.range(0, 400),
-            long_delay: rng.fraction(0.03 * scale * scale),
+            long_delay: if harsh { rng.fraction(0.03) } else { 0.0 },
         };
         let ending = match rng.below(3) {
             0 => Ending::ClientCloses,
@@ -159,7 +162,10 @@ impl Sim {
         client_config.outbound_max_bytes = config.max_message_bytes + rng.range(0, 300) as usize;
         client_config.inbound_max_messages = rng.range(1, 12) as usize;
         client_config.inbound_max_bytes = rng.range(1, 400) as usize;
-        client_config.request_grace = Duration::from_millis(rng.range(100, 6_000));
+        // The grace must cover a round trip, or every held poll times out just before its
+        // answer arrives (PROTOCOL.md says so too).
+        let round_trip = 2 * faults.max_latency_ms;
+        client_config.request_grace = Duration::from_millis(rng.range(round_trip + 100, 6_000));
         let params = SessionParams::new(SessionId::from_bytes([9; 16]), &config);
         let client = ClientSession::new(base, params, client_config.clone(), rng.next_u64());
         let server = ServerSession::new(base, config.clone());
@@ -202,12 +208,12 @@ impl Sim {
         }
     }
 
-    pub fn ending(&self) -> Ending {
+    pub(crate) fn ending(&self) -> Ending {
         self.ending
     }
 
     /// Runs the schedule to its end; `Err` names the first invariant broken.
-    pub fn run(&mut self) -> Result<(), String> {
+    pub(crate) fn run(&mut self) -> Result<(), String> {
         let limit = self.base + Duration::from_secs(4 * 3600);
         let mut iterations = 0u64;
         self.drain()?;
@@ -223,7 +229,7 @@ impl Sim {
                 ));
             }
             if self.finished()? {
-                return Ok(());
+                return self.every_request_answered();
             }
             let Some(next) = self.next_wakeup() else {
                 return Err(format!("stuck: nothing scheduled at {:?}", self.elapsed()));
@@ -270,7 +276,12 @@ impl Sim {
         let apps = [&self.server_app, &self.client_app]
             .into_iter()
             // Only future instants: a message that is ready but blocked waits for an input.
-            .flat_map(|app| [app.to_send.front().map(|(at, _)| *at), Some(app.paused_until)])
+            .flat_map(|app| {
+                [
+                    app.to_send.front().map(|(at, _)| *at),
+                    Some(app.paused_until),
+                ]
+            })
             .flatten()
             .filter(|at| *at > self.now);
         let client = if self.client_gone() {
@@ -315,6 +326,7 @@ impl Sim {
         let duplicate = self.rng.chance(self.faults.duplicate_request);
         self.conns.push(Conn {
             client_id: id,
+            issued_at: self.now,
             kind: kind.clone(),
             client_deaf: false,
             server_id: None,
@@ -336,6 +348,7 @@ impl Sim {
             let copy = self.conns.len();
             self.conns.push(Conn {
                 client_id: id,
+                issued_at: self.now,
                 kind,
                 client_deaf: true,
                 server_id: None,
@@ -360,7 +373,10 @@ impl Sim {
             let (what, conn) = match &step {
                 Step::RequestArrives(c) => ("request arrives", *c),
                 Step::AnswerArrives(c, a) => {
-                    self.log(format_args!("answer {} arrives for {:?}", a.status, self.conns[*c].client_id));
+                    self.log(format_args!(
+                        "answer {} arrives for {:?}",
+                        a.status, self.conns[*c].client_id
+                    ));
                     ("", *c)
                 }
                 Step::ClientSeesFailure(c) => ("client sees failure", *c),
@@ -369,7 +385,12 @@ impl Sim {
             };
             if !what.is_empty() {
                 let c = &self.conns[conn];
-                self.log(format_args!("{what}: {:?} {} deaf={}", c.client_id, describe(&c.kind), c.client_deaf));
+                self.log(format_args!(
+                    "{what}: {:?} {} deaf={}",
+                    c.client_id,
+                    describe(&c.kind),
+                    c.client_deaf
+                ));
             }
         }
         match step {
@@ -393,7 +414,8 @@ impl Sim {
             Step::AnswerArrives(conn, answer) => {
                 if !self.conns[conn].client_deaf && !self.client_gone() {
                     let id = self.conns[conn].client_id;
-                    if matches!(answer.status, 200 | 204 | 404 | 409 | 410 | 503) {
+                    let protocol = matches!(answer.status, 200 | 204 | 404 | 409 | 410 | 503);
+                    if protocol && self.client_closed_at.is_none() {
                         self.client_last_answer = self.now;
                     }
                     self.client.handle_answer(self.now, id, answer);
@@ -403,6 +425,7 @@ impl Sim {
                 if !self.conns[conn].client_deaf && !self.client_gone() {
                     self.conns[conn].client_deaf = true;
                     let id = self.conns[conn].client_id;
+                    self.note_failure_seen(conn);
                     self.client.handle_failure(self.now, id);
                 }
             }
@@ -420,11 +443,21 @@ impl Sim {
                 if !self.conns[conn].client_deaf && !self.client_gone() {
                     self.conns[conn].client_deaf = true;
                     let id = self.conns[conn].client_id;
+                    self.note_failure_seen(conn);
                     self.client.handle_failure(self.now, id);
                 }
             }
         }
         Ok(())
+    }
+
+    /// A request that failed after half the poll hold counts as a sign of life to the client
+    /// (see `ClientSession::handle_failure`); mirror that when judging its give-up.
+    fn note_failure_seen(&mut self, conn: usize) {
+        let held = self.now - self.conns[conn].issued_at;
+        if held >= self.config.poll_timeout / 2 && self.client_closed_at.is_none() {
+            self.client_last_answer = self.now;
+        }
     }
 
     fn server_abort(&mut self, conn: usize) {
@@ -450,7 +483,12 @@ impl Sim {
             return Err(format!("answer to aborted request {request:?}"));
         }
         self.server_last_activity = self.now;
-        self.log(format_args!("server answers {:?} (client {:?}) {}", request, self.conns[conn].client_id, reply.status()));
+        self.log(format_args!(
+            "server answers {:?} (client {:?}) {}",
+            request,
+            self.conns[conn].client_id,
+            reply.status()
+        ));
         *self.stats.statuses.entry(reply.status()).or_default() += 1;
         if self.conns[conn].client_deaf || self.client_gone() {
             return Ok(());
@@ -481,12 +519,12 @@ impl Sim {
                 progressed = true;
                 self.deliver_response(response.request, response.reply)?;
             }
-            if self.server_app.paused_until <= self.now {
-                if let Some(event) = self.server.poll_event(self.now) {
-                    progressed = true;
-                    self.server_event(event)?;
-                    self.maybe_pause_server_app();
-                }
+            if self.server_app.paused_until <= self.now
+                && let Some(event) = self.server.poll_event(self.now)
+            {
+                progressed = true;
+                self.server_event(event)?;
+                self.maybe_pause_server_app();
             }
             if !self.client_gone() {
                 while let Some(output) = self.client.poll_output(self.now) {
@@ -496,14 +534,14 @@ impl Sim {
                         ClientOutput::Cancel(id) => self.cancel(id),
                     }
                 }
-                if self.client_app.paused_until <= self.now {
-                    if let Some(event) = self.client.poll_event() {
-                        progressed = true;
-                        self.client_event(event)?;
-                        if self.rng.chance(0.05) {
-                            let pause = Duration::from_millis(self.rng.range(0, 3_000));
-                            self.client_app.paused_until = self.now + pause;
-                        }
+                if self.client_app.paused_until <= self.now
+                    && let Some(event) = self.client.poll_event()
+                {
+                    progressed = true;
+                    self.client_event(event)?;
+                    if self.rng.chance(0.05) {
+                        let pause = Duration::from_millis(self.rng.range(0, 3_000));
+                        self.client_app.paused_until = self.now + pause;
                     }
                 }
                 progressed |= self.client_app_sends();
@@ -649,6 +687,21 @@ impl Sim {
         Ok(())
     }
 
+    /// Once the server session is over, every request it took has had its one answer, or
+    /// was aborted by the client going away.
+    fn every_request_answered(&self) -> Result<(), String> {
+        let unanswered: Vec<_> = self
+            .by_server_id
+            .keys()
+            .filter(|id| !self.answered.contains(id) && !self.aborted.contains(id))
+            .collect();
+        if unanswered.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("requests never answered: {unanswered:?}"))
+        }
+    }
+
     /// Whether the run is over, checking the ending's promises when it is.
     fn finished(&mut self) -> Result<bool, String> {
         if self.vanished_at.is_some() && self.core_closed.is_none() {
@@ -678,9 +731,12 @@ impl Sim {
                 // The client closed (gave up) before it was to vanish.
                 let client_reason = self.client_app.closed.clone().expect("closed");
                 let server_reason = server_reason.clone();
-                self.explain_death(&server_reason, &client_reason).map_err(|why| {
-                    format!("closed with server {server_reason:?}, client {client_reason:?}: {why}")
-                })?;
+                self.explain_death(&server_reason, &client_reason)
+                    .map_err(|why| {
+                        format!(
+                            "closed with server {server_reason:?}, client {client_reason:?}: {why}"
+                        )
+                    })?;
                 self.stats.died_of_faults = true;
                 Ok(true)
             }
@@ -712,7 +768,8 @@ impl Sim {
                     (reason.clone(), reason)
                 };
                 if *server_reason != expect_server || *client_reason != expect_client {
-                    let (server_reason, client_reason) = (server_reason.clone(), client_reason.clone());
+                    let (server_reason, client_reason) =
+                        (server_reason.clone(), client_reason.clone());
                     self.explain_death(&server_reason, &client_reason).map_err(|why| {
                         format!("closed with server {server_reason:?}, client {client_reason:?}: {why}")
                     })?;
@@ -747,8 +804,15 @@ impl Sim {
         let give_up = self.config.poll_timeout + self.config.idle_timeout;
         match client {
             CloseReason::IdleTimeout if client_at >= self.client_last_answer + give_up => {}
-            CloseReason::IdleTimeout => return Err("client gave up too early".into()),
-            CloseReason::SessionGone if self.core_closed.is_some_and(|(at, _)| at <= client_at) => {}
+            CloseReason::IdleTimeout => {
+                return Err(format!(
+                    "client gave up at {:?}, {:?} after its last answer (limit {give_up:?})",
+                    client_at - self.base,
+                    client_at - self.client_last_answer
+                ));
+            }
+            CloseReason::SessionGone if self.core_closed.is_some_and(|(at, _)| at <= client_at) => {
+            }
             CloseReason::SessionGone => return Err("client told gone by a live server".into()),
             CloseReason::ClientClosed(_) | CloseReason::ServerClosed(_) => {}
             CloseReason::ProtocolError(_) => return Err("protocol error".into()),
@@ -835,7 +899,9 @@ fn describe(kind: &RequestKind) -> String {
 fn describe_event(event: &Event) -> String {
     match event {
         Event::Message(Message::Text(t)) => format!("text {:?}", &t[..t.len().min(8)]),
-        Event::Message(Message::Binary(b)) => format!("binary {:?}", String::from_utf8_lossy(&b[..b.len().min(8)])),
+        Event::Message(Message::Binary(b)) => {
+            format!("binary {:?}", String::from_utf8_lossy(&b[..b.len().min(8)]))
+        }
         Event::Closed(reason) => format!("closed: {reason}"),
     }
 }
@@ -860,7 +926,8 @@ fn to_answer(reply: &Reply) -> ServerAnswer {
 fn random_config(rng: &mut Rng) -> Arc<Config> {
     let mut config = Config::default();
     config.poll_timeout = Duration::from_millis(rng.range(500, 25_000));
-    config.idle_timeout = config.poll_timeout + Duration::from_millis(rng.range(1_000, 30_000));
+    // At least 2 s more than the poll hold, so half of it covers the client's grace.
+    config.idle_timeout = config.poll_timeout + Duration::from_millis(rng.range(2_000, 30_000));
     config.gone_timeout = Duration::from_millis(rng.range(1, 30_000));
     config.max_message_bytes = rng.range(8, 64) as usize;
     // Any frame, a close frame (up to 125 bytes of payload) included, must fit a body.
