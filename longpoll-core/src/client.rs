@@ -17,7 +17,7 @@
 //! carries every unacknowledged client frame from the oldest (up to the body limits), so a
 //! retry is the same request or a longer one; failures are retried after exponential backoff
 //! with jitter; the session is given up when the server has not given a protocol answer for
-//! `poll_timeout + idle_timeout` (by then it has surely forgotten the session) and no request
+//! `poll_timeout + idle_timeout` (by then it has most likely forgotten the session) and no request
 //! is still in flight. While the
 //! application does not take messages and the inbound buffer is full, polling pauses except
 //! for a keep-alive poll every half idle timeout, and frames that do not fit are left
@@ -242,6 +242,8 @@ pub struct ClientSession {
     delete_pending: bool,
     cancels: VecDeque<RequestId>,
     close_event: Option<CloseReason>,
+    /// A poll answer held a frame that did not fit the inbound buffer.
+    left_unstored: bool,
     /// Last protocol answer from the server (drives giving up).
     last_answer: Instant,
     /// When the last poll was issued (drives keep-alive polls while inbound is full).
@@ -268,6 +270,7 @@ impl ClientSession {
             delete_pending: false,
             cancels: VecDeque::new(),
             close_event: None,
+            left_unstored: false,
             last_answer: now,
             last_poll_at: now,
             rng: seed,
@@ -332,8 +335,11 @@ impl ClientSession {
 
     /// The HTTP answer to request `id` arrived. Answers to unknown or cancelled requests are
     /// ignored.
+    ///
+    /// Protocol answers (and any answer that came only after half the poll hold, such as a
+    /// proxy's `504` for a poll the server held) count as signs of life for giving up.
     pub fn handle_answer(&mut self, now: Instant, id: RequestId, answer: ServerAnswer) {
-        if is_protocol_answer(&answer) {
+        if is_protocol_answer(&answer) || self.held_long(now, id) {
             self.last_answer = now;
         }
         if self.poll.owns(id) {
@@ -351,12 +357,7 @@ impl ClientSession {
     /// (refused, or a proxy's immediate `502`). So a proxy that cuts long polls short does
     /// not make the client abandon a live session.
     pub fn handle_failure(&mut self, now: Instant, id: RequestId) {
-        let held_long = [&self.poll, &self.send]
-            .into_iter()
-            .filter_map(|slot| slot.in_flight.as_ref())
-            .find(|f| f.id == id)
-            .is_some_and(|f| now.saturating_duration_since(f.issued_at) >= self.params.poll_timeout / 2);
-        if held_long {
+        if self.held_long(now, id) {
             self.last_answer = now;
         }
         if self.poll.owns(id) {
@@ -464,6 +465,7 @@ impl ClientSession {
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(message) = self.inbound.pop_front() {
             self.inbound_bytes -= message.len();
+            self.left_unstored = false;
             return Some(Event::Message(message));
         }
         self.close_event.take().map(Event::Closed)
@@ -533,6 +535,17 @@ impl ClientSession {
     /// Polls while the inbound buffer has room; while it is full, only a keep-alive poll
     /// every half idle timeout, so the server does not reap a session whose application is
     /// merely slow.
+    /// Whether request `id` is in flight and has been for at least half the poll hold.
+    fn held_long(&self, now: Instant, id: RequestId) -> bool {
+        [&self.poll, &self.send]
+            .into_iter()
+            .filter_map(|slot| slot.in_flight.as_ref())
+            .find(|f| f.id == id)
+            .is_some_and(|f| {
+                now.saturating_duration_since(f.issued_at) >= self.params.poll_timeout / 2
+            })
+    }
+
     fn wants_to_poll(&self, now: Instant) -> bool {
         self.state == State::Open
             && self.poll.is_idle(now)
@@ -541,7 +554,8 @@ impl ClientSession {
 
     fn inbound_has_room(&self) -> bool {
         self.inbound.is_empty()
-            || (self.inbound.len() < self.config.inbound_max_messages
+            || (!self.left_unstored
+                && self.inbound.len() < self.config.inbound_max_messages
                 && self.inbound_bytes < self.config.inbound_max_bytes)
     }
 
@@ -625,6 +639,9 @@ impl ClientSession {
                 Frame::Message(message) => {
                     if !self.inbound_fits(message.len()) {
                         // No room: leave it and the rest unacknowledged; the server re-sends.
+                        // Until the application takes a message, polling again would only
+                        // fetch the same frames.
+                        self.left_unstored = true;
                         return;
                     }
                     self.received += 1;
@@ -670,8 +687,8 @@ impl ClientSession {
                 self.protocol_error(format!("server refused a POST: {}", body_text(&answer)))
             }
             409 if answer.expected_seq.is_some() => self.protocol_error(format!(
-                "server expects seq {:?} but {} were acknowledged: it lost state",
-                answer.expected_seq,
+                "server expects seq {} but {} were acknowledged: it lost state",
+                answer.expected_seq.unwrap_or_default(),
                 self.outbound.base()
             )),
             // 409 without a gap: a newer copy of this POST superseded it. 503 and anything

@@ -11,7 +11,7 @@ pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(25);
 /// How long a session may go without any request before it is closed (35 s).
 ///
 /// The clock runs only while no request is held, from the last time a request arrived, was
-/// answered or was aborted. A held poll ends within `poll_timeout`, so an abandoned session is
+/// answered or was aborted while held. A held poll ends within `poll_timeout`, so an abandoned session is
 /// freed within `poll_timeout + idle_timeout` = 60 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(35);
 

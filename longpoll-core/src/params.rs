@@ -100,14 +100,42 @@ impl SessionParams {
         let size = |slot: usize| {
             get(slot).and_then(|n| usize::try_from(n).map_err(|_| ParamsError::Invalid(KEYS[slot])))
         };
-        Ok(SessionParams {
+        let params = SessionParams {
             id: id.ok_or(ParamsError::Missing("id"))?,
             poll_timeout: Duration::from_millis(get(1)?),
             idle_timeout: Duration::from_millis(get(2)?),
             max_message_bytes: size(3)?,
             max_body_bytes: size(4)?,
             max_frames_per_request: size(5)?,
-        })
+        };
+        params.validate()?;
+        Ok(params)
+    }
+
+    /// Checks the values a client relies on, as [`Config::validate`] does on the server:
+    /// a non-zero poll hold, an idle timeout longer than it, at least one frame per request,
+    /// and a body that fits any frame (`max(maxMessageBytes, 125) + 5 <= maxBodyBytes`).
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.poll_timeout.is_zero() {
+            return Err(ParamsError::Invalid("pollTimeoutMs"));
+        }
+        if self.idle_timeout <= self.poll_timeout {
+            return Err(ParamsError::Invalid("idleTimeoutMs"));
+        }
+        if self.max_frames_per_request == 0 {
+            return Err(ParamsError::Invalid("maxFramesPerRequest"));
+        }
+        let frame = self
+            .max_message_bytes
+            .max(crate::wire::MAX_CLOSE_PAYLOAD)
+            .saturating_add(crate::wire::FRAME_HEADER_LEN);
+        if u32::try_from(self.max_message_bytes).is_err() {
+            return Err(ParamsError::Invalid("maxMessageBytes"));
+        }
+        if self.max_body_bytes < frame {
+            return Err(ParamsError::Invalid("maxBodyBytes"));
+        }
+        Ok(())
     }
 }
 
@@ -223,7 +251,9 @@ fn read_value(text: &str) -> Result<(JsonValue<'_>, &str), ParamsError> {
             let value = if token.bytes().all(|b| b.is_ascii_digit()) {
                 token.parse().map(JsonValue::Number).unwrap_or(JsonValue::Other)
             } else if matches!(token, "true" | "false" | "null")
-                || token.parse::<f64>().is_ok()
+                || (token.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+                    && token.bytes().all(|b| b"0123456789-+.eE".contains(&b))
+                    && token.parse::<f64>().is_ok())
             {
                 JsonValue::Other
             } else {
@@ -267,7 +297,7 @@ mod tests {
     fn parses_with_whitespace_reordering_and_unknown_keys() {
         let json = r#" { "maxFramesPerRequest": 8, "id" : "000102030405060708090a0b0c0d0e0f",
             "pollTimeoutMs":25000,"idleTimeoutMs":35000,"extra":"x","maxMessageBytes":10,
-            "maxBodyBytes":20, "protocol":1, "future": {"a": [1, "}]\""], "b": null},
+            "maxBodyBytes":200, "protocol":1, "future": {"a": [1, "}]\""], "b": null},
             "flag": true, "ratio": -1.5e3, "note": "say \"hi\"" } "#;
         let params = SessionParams::from_json(json).unwrap();
         assert_eq!(params.max_frames_per_request, 8);
@@ -294,6 +324,22 @@ mod tests {
         let v2 = SessionParams::new(SessionId::from_bytes([0; 16]), &Config::default())
             .to_json()
             .replace("\"protocol\":1", "\"protocol\":2");
+        for (key, bad) in [
+            ("pollTimeoutMs", "\"pollTimeoutMs\":0"),
+            ("idleTimeoutMs", "\"idleTimeoutMs\":25000"),
+            ("maxFramesPerRequest", "\"maxFramesPerRequest\":0"),
+            ("maxBodyBytes", "\"maxBodyBytes\":100"),
+        ] {
+            let json = SessionParams::new(SessionId::from_bytes([0; 16]), &Config::default())
+                .to_json()
+                .replacen(&format!("\"{key}\":"), &format!("\"old{key}\":"), 1)
+                .replacen('{', &format!("{{{bad},"), 1);
+            assert_eq!(SessionParams::from_json(&json), Err(ParamsError::Invalid(key)), "{json}");
+        }
+        for lax in ["nan", "inf", "+1", "1x"] {
+            let json = format!(r#"{{"protocol":1,"x":{lax}}}"#);
+            assert_eq!(SessionParams::from_json(&json), Err(ParamsError::Syntax), "{lax}");
+        }
         assert_eq!(
             SessionParams::from_json(&v2),
             Err(ParamsError::Invalid("protocol"))
