@@ -320,21 +320,21 @@ impl ClientSession {
         if self.state != State::Open {
             return;
         }
+        let close = close.map(CloseFrame::truncated);
         self.cancel_poll();
         if self.sends_refused {
             self.delete_pending = true;
             self.finish(CloseReason::ClientClosed(close));
             return;
         }
-        let close = close.map(CloseFrame::truncated);
         self.outbound.push(Frame::Close(close.clone()));
         self.state = State::Closing(close);
     }
 
     // ----- inputs: the network ----------------------------------------------------------
 
-    /// The HTTP answer to request `id` arrived. Answers to unknown or cancelled requests are
-    /// ignored.
+    /// The HTTP answer to request `id` arrived. Answers to unknown or cancelled requests
+    /// change nothing, except that a protocol answer still shows the server is alive.
     ///
     /// Protocol answers (and any answer that came only after half the poll hold, such as a
     /// proxy's `504` for a poll the server held) count as signs of life for giving up.
@@ -575,7 +575,11 @@ impl ClientSession {
     /// gap between the poll hold and the idle timeout: after a silently lost answer the retry
     /// must reach the server before it gives the session up.
     fn request_deadline(&self, now: Instant) -> Instant {
-        let slack = self.params.idle_timeout.saturating_sub(self.params.poll_timeout) / 2;
+        let slack = self
+            .params
+            .idle_timeout
+            .saturating_sub(self.params.poll_timeout)
+            / 2;
         let grace = self.config.request_grace.min(slack);
         saturating_add(now, self.params.poll_timeout + grace)
     }

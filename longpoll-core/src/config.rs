@@ -273,8 +273,10 @@ mod tests {
         config.idle_timeout = config.poll_timeout;
         assert!(config.validate().is_err());
 
-        let mut config = Config::default();
-        config.outbound_max_messages = 0;
+        let config = Config {
+            outbound_max_messages: 0,
+            ..Config::default()
+        };
         assert!(config.validate().is_err());
     }
 }

@@ -80,7 +80,9 @@ pub use client::{
 };
 pub use config::Config;
 pub use event::{CloseReason, Event, RequestId, SendError};
-pub use message::{CloseFrame, InvalidUtf8, MAX_CLOSE_REASON_BYTES, Message, Utf8Bytes, close_code};
+pub use message::{
+    CloseFrame, InvalidUtf8, MAX_CLOSE_REASON_BYTES, Message, Utf8Bytes, close_code,
+};
 pub use params::SessionParams;
 pub use reply::Reply;
 pub use route::{Route, route};

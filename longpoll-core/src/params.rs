@@ -249,7 +249,10 @@ fn read_value(text: &str) -> Result<(JsonValue<'_>, &str), ParamsError> {
                 .unwrap_or(text.len());
             let token = &text[..end];
             let value = if token.bytes().all(|b| b.is_ascii_digit()) {
-                token.parse().map(JsonValue::Number).unwrap_or(JsonValue::Other)
+                token
+                    .parse()
+                    .map(JsonValue::Number)
+                    .unwrap_or(JsonValue::Other)
             } else if matches!(token, "true" | "false" | "null")
                 || (token.starts_with(|c: char| c == '-' || c.is_ascii_digit())
                     && token.bytes().all(|b| b"0123456789-+.eE".contains(&b))
@@ -334,11 +337,19 @@ mod tests {
                 .to_json()
                 .replacen(&format!("\"{key}\":"), &format!("\"old{key}\":"), 1)
                 .replacen('{', &format!("{{{bad},"), 1);
-            assert_eq!(SessionParams::from_json(&json), Err(ParamsError::Invalid(key)), "{json}");
+            assert_eq!(
+                SessionParams::from_json(&json),
+                Err(ParamsError::Invalid(key)),
+                "{json}"
+            );
         }
         for lax in ["nan", "inf", "+1", "1x"] {
             let json = format!(r#"{{"protocol":1,"x":{lax}}}"#);
-            assert_eq!(SessionParams::from_json(&json), Err(ParamsError::Syntax), "{lax}");
+            assert_eq!(
+                SessionParams::from_json(&json),
+                Err(ParamsError::Syntax),
+                "{lax}"
+            );
         }
         assert_eq!(
             SessionParams::from_json(&v2),

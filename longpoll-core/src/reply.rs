@@ -258,8 +258,14 @@ mod tests {
         assert_eq!(Reply::NotFound.status(), 404);
         assert_eq!(Reply::UnsupportedMediaType.status(), 415);
         assert_eq!(Reply::Conflict(Conflict::Superseded).status(), 409);
-        assert_eq!(header(&Reply::Conflict(Conflict::Superseded), EXPECTED_SEQ_HEADER), None);
-        let gap = Reply::Conflict(Conflict::SeqGap { expected: 4, got: 6 });
+        assert_eq!(
+            header(&Reply::Conflict(Conflict::Superseded), EXPECTED_SEQ_HEADER),
+            None
+        );
+        let gap = Reply::Conflict(Conflict::SeqGap {
+            expected: 4,
+            got: 6,
+        });
         assert_eq!(header(&gap, EXPECTED_SEQ_HEADER).as_deref(), Some("4"));
     }
 

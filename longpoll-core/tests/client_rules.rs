@@ -4,18 +4,21 @@
 //! with `ServerAnswer`s, or fail them, or let them time out.
 
 use bytes::{Bytes, BytesMut};
-use longpoll_core::client::{ClientOutput, ClientRequest, RequestKind, ServerAnswer};
+use longpoll_core::client::{
+    ClientOutput, ClientRequest, DEFAULT_REQUEST_GRACE, RequestKind, ServerAnswer,
+};
 use longpoll_core::wire::{Frame, decode_body, encode_frame};
 use longpoll_core::{
-    ClientConfig, ClientSession, CloseFrame, CloseReason, Config, Event, Message, RequestId,
-    SendError, SessionId, SessionParams,
+    ClientConfig, ClientSession, CloseFrame, CloseReason, Config, Event, MAX_CLOSE_REASON_BYTES,
+    Message, RequestId, SendError, SessionId, SessionParams, Utf8Bytes,
 };
 use std::time::{Duration, Instant};
 
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-const MAX_MESSAGE: usize = 16;
-const MAX_BODY: usize = 64;
+const MAX_MESSAGE: usize = 40;
+/// The smallest body limit `Config::validate` allows: a 125-byte close payload plus its header.
+const MAX_BODY: usize = 130;
 const MAX_FRAMES_PER_REQUEST: usize = 4;
 
 fn server_config() -> Config {
@@ -25,9 +28,9 @@ fn server_config() -> Config {
     config.max_message_bytes = MAX_MESSAGE;
     config.max_body_bytes = MAX_BODY;
     config.max_frames_per_request = MAX_FRAMES_PER_REQUEST;
-    config.max_response_bytes = 64;
+    config.max_response_bytes = MAX_BODY;
     config.outbound_max_bytes = 64;
-    config.inbound_max_bytes = 64;
+    config.inbound_max_bytes = MAX_BODY;
     config.inbound_max_messages = 8;
     config.validate().expect("test config must be valid");
     config
@@ -35,6 +38,12 @@ fn server_config() -> Config {
 
 fn params() -> SessionParams {
     SessionParams::new(SessionId::from_bytes([7; 16]), &server_config())
+}
+
+/// How long a request may take under the default client config: the poll hold plus the
+/// request grace, the grace capped at half the gap between poll hold and idle timeout.
+fn request_deadline() -> Duration {
+    POLL_TIMEOUT + DEFAULT_REQUEST_GRACE.min((IDLE_TIMEOUT - POLL_TIMEOUT) / 2)
 }
 
 fn ms(n: u64) -> Duration {
@@ -218,10 +227,7 @@ fn first_output_is_a_poll_with_ack_zero() {
     assert_eq!(ack, 0);
     h.expect_nothing(ms(0));
     // The poll may take the server's hold plus the grace before it is abandoned.
-    assert_eq!(
-        h.client.poll_timeout(),
-        Some(h.at(POLL_TIMEOUT + longpoll_core::client::DEFAULT_POLL_GRACE))
-    );
+    assert_eq!(h.client.poll_timeout(), Some(h.at(request_deadline())));
     // Its answer leads to the next poll at once.
     h.answer(ms(5), id, ServerAnswer::status(204));
     let (next, ack) = h.expect_poll(ms(5));
@@ -326,14 +332,18 @@ fn post_body_stays_within_the_server_limits() {
     assert_eq!((seq, frames), (4, vec![text("5")]));
     h.answer(ms(2), post, ServerAnswer::status(204));
 
-    // Four 16-byte messages are 84 encoded bytes: only three fit a 64-byte body.
-    let sixteen = "x".repeat(MAX_MESSAGE);
+    // Four 40-byte messages are 180 encoded bytes; three would be 135: only two fit a
+    // 130-byte body.
+    let forty = "x".repeat(MAX_MESSAGE);
     for _ in 0..4 {
-        h.client.send(msg(&sixteen)).unwrap();
+        h.client.send(msg(&forty)).unwrap();
     }
-    let (_, seq, frames) = h.expect_post(ms(3));
+    let (post, seq, frames) = h.expect_post(ms(3));
     assert_eq!(seq, 5);
-    assert_eq!(frames.len(), 3);
+    assert_eq!(frames.len(), 2);
+    h.answer(ms(4), post, ServerAnswer::status(204));
+    let (_, seq, frames) = h.expect_post(ms(4));
+    assert_eq!((seq, frames.len()), (7, 2));
 }
 
 #[test]
@@ -409,7 +419,8 @@ fn resent_server_frames_are_dropped() {
     assert!(!h.client.is_closed());
 }
 
-fn assert_protocol_error_then_delete(h: &mut Harness, offset: Duration) {
+/// The client closed with a protocol error and sends a `DELETE`; returns the outputs.
+fn assert_protocol_error_then_delete(h: &mut Harness, offset: Duration) -> Vec<ClientOutput> {
     let events = h.events();
     assert!(
         matches!(
@@ -426,6 +437,7 @@ fn assert_protocol_error_then_delete(h: &mut Harness, offset: Duration) {
         "polled after closing: {outputs:?}"
     );
     assert_eq!(h.client.send(msg("x")), Err(SendError::Closed(msg("x"))));
+    outputs
 }
 
 #[test]
@@ -434,7 +446,7 @@ fn answer_with_seq_above_received_is_a_protocol_error() {
     let (poll, _) = h.expect_poll(ms(0));
     h.answer(ms(1), poll, frames_answer(1, &[text("skipped-one")]));
     assert_eq!(h.client.received_seq(), 0);
-    assert_protocol_error_then_delete(&mut h, ms(1));
+    let _ = assert_protocol_error_then_delete(&mut h, ms(1));
 }
 
 #[test]
@@ -445,7 +457,7 @@ fn answer_200_without_longpoll_seq_is_a_protocol_error() {
     answer.seq = None;
     h.answer(ms(1), poll, answer);
     assert_eq!(h.client.received_seq(), 0);
-    assert_protocol_error_then_delete(&mut h, ms(1));
+    let _ = assert_protocol_error_then_delete(&mut h, ms(1));
 }
 
 #[test]
@@ -536,7 +548,7 @@ fn poll_timeout_is_not_in_the_past_once_a_retry_is_issued() {
     );
     assert_eq!(
         next,
-        retry_at + POLL_TIMEOUT + longpoll_core::client::DEFAULT_POLL_GRACE,
+        retry_at + request_deadline(),
         "the next thing due is the retried poll's deadline"
     );
 }
@@ -566,50 +578,143 @@ fn post_answered_503_waits_at_least_retry_after() {
 }
 
 #[test]
-fn poll_past_its_deadline_is_cancelled_then_retried() {
+fn deadline_expiry_retries_at_once() {
+    // A poll and a POST issued together run into the same deadline: both are cancelled and
+    // reissued at that very instant (the wait was the backoff).
     let mut h = Harness::new();
     let (poll, _) = h.expect_poll(ms(0));
-    let deadline = POLL_TIMEOUT + longpoll_core::client::DEFAULT_POLL_GRACE;
+    h.client.send(msg("a")).unwrap();
+    let (post, _, _) = h.expect_post(ms(0));
+    let deadline = request_deadline();
     assert_eq!(h.next_timeout(), deadline);
     h.timeout(deadline - ms(1));
     h.expect_nothing(deadline - ms(1));
 
     h.timeout(deadline);
-    assert_eq!(h.outputs(deadline), vec![ClientOutput::Cancel(poll)]);
-    let retry_at = h.next_timeout();
-    assert!(retry_at > deadline);
-    h.timeout(retry_at);
-    let (retry, ack) = h.expect_poll(retry_at);
+    let outputs = h.outputs(deadline);
+    assert_eq!(outputs.len(), 4, "{outputs:?}");
+    assert!(outputs.contains(&ClientOutput::Cancel(poll)), "{outputs:?}");
+    assert!(outputs.contains(&ClientOutput::Cancel(post)), "{outputs:?}");
+    let retried_poll = outputs.iter().find_map(|o| match o {
+        ClientOutput::Issue(ClientRequest {
+            id,
+            kind: RequestKind::Poll { ack },
+        }) => Some((*id, *ack)),
+        _ => None,
+    });
+    let (retry, ack) = retried_poll.expect("the poll is reissued at once");
     assert_ne!(retry, poll);
     assert_eq!(ack, 0);
+    let retried_post = outputs
+        .iter()
+        .find_map(|o| match o {
+            ClientOutput::Issue(request) if is_post(o) => Some(post_of(request)),
+            _ => None,
+        })
+        .expect("the POST is reissued at once");
+    assert_ne!(retried_post.0, post);
+    assert_eq!((retried_post.1, retried_post.2), (0, vec![text("a")]));
+    // The retries get fresh deadlines.
+    assert_eq!(h.next_timeout(), deadline + request_deadline());
 }
 
 #[test]
-fn post_past_its_deadline_is_cancelled_then_retried() {
+fn every_request_may_take_poll_timeout_plus_the_request_grace() {
     let mut config = ClientConfig::default();
-    config.send_timeout = secs(8);
+    config.request_grace = secs(2);
     let mut h = Harness::with_config(config);
-    let _poll = h.expect_poll(ms(0));
+    let (poll, _) = h.expect_poll(ms(0));
     h.client.send(msg("a")).unwrap();
-    let (post, _, _) = h.expect_post(secs(1));
-    assert_eq!(h.next_timeout(), secs(9));
-    h.timeout(secs(9));
-    assert_eq!(h.outputs(secs(9)), vec![ClientOutput::Cancel(post)]);
-    let retry_at = h.next_timeout();
-    assert!(retry_at > secs(9));
-    h.timeout(retry_at);
-    let (retry, seq, frames) = h.expect_post(retry_at);
+    let (post, _, _) = h.expect_post(secs(3));
+    // Poll and POST alike: issued + poll_timeout + request_grace.
+    assert_eq!(h.next_timeout(), POLL_TIMEOUT + secs(2));
+    h.timeout(POLL_TIMEOUT + secs(2));
+    let outputs = h.outputs(POLL_TIMEOUT + secs(2));
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert_eq!(outputs[0], ClientOutput::Cancel(poll));
+    assert!(is_poll(&outputs[1]), "{outputs:?}");
+
+    let post_deadline = secs(3) + POLL_TIMEOUT + secs(2);
+    assert_eq!(h.next_timeout(), post_deadline);
+    h.timeout(post_deadline - ms(1));
+    h.expect_nothing(post_deadline - ms(1));
+    h.timeout(post_deadline);
+    let outputs = h.outputs(post_deadline);
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert_eq!(outputs[0], ClientOutput::Cancel(post));
+    let ClientOutput::Issue(request) = &outputs[1] else {
+        panic!("expected a POST, got {outputs:?}");
+    };
+    let (retry, seq, frames) = post_of(request);
     assert_ne!(retry, post);
     assert_eq!((seq, frames), (0, vec![text("a")]));
+}
+
+#[test]
+fn request_grace_is_capped_at_half_the_gap_to_the_idle_timeout() {
+    // A grace of 8 s would let a lost poll outlive the server's patience: it is cut to
+    // (idle_timeout - poll_timeout) / 2 = 5 s.
+    let mut config = ClientConfig::default();
+    config.request_grace = secs(8);
+    let mut h = Harness::with_config(config);
+    let (_, _) = h.expect_poll(ms(0));
+    h.client.send(msg("a")).unwrap();
+    let _ = h.expect_post(secs(1));
+    let cap = (IDLE_TIMEOUT - POLL_TIMEOUT) / 2;
+    assert_eq!(h.next_timeout(), POLL_TIMEOUT + cap);
+    h.timeout(POLL_TIMEOUT + cap);
+    assert!(h.outputs(POLL_TIMEOUT + cap).iter().any(is_poll));
+    assert_eq!(h.next_timeout(), secs(1) + POLL_TIMEOUT + cap);
+}
+
+#[test]
+fn deadline_expiry_counts_toward_the_next_backoff() {
+    let mut config = ClientConfig::default();
+    config.backoff_initial = secs(1);
+    config.backoff_max = secs(4);
+    let mut h = Harness::with_config(config);
+    let (_, _) = h.expect_poll(ms(0));
+    let deadline = request_deadline();
+    h.timeout(deadline);
+    let outputs = h.outputs(deadline);
+    let retry = outputs
+        .iter()
+        .find_map(|o| match o {
+            ClientOutput::Issue(ClientRequest {
+                id,
+                kind: RequestKind::Poll { .. },
+            }) => Some(*id),
+            _ => None,
+        })
+        .expect("retried at once");
+    // The retry fails quickly: this is the second failure in a row, so the backoff is
+    // 2 s with jitter (1..2 s), not 1 s with jitter (0.5..1 s).
+    let now = deadline + ms(100);
+    h.fail(now, retry);
+    h.expect_nothing(now);
+    let delay = h.next_timeout() - now;
+    assert!(
+        delay >= secs(1) && delay <= secs(2),
+        "delay {delay:?}: the expired request did not count as a failure"
+    );
 }
 
 #[test]
 fn answer_to_a_cancelled_request_is_ignored() {
     let mut h = Harness::new();
     let (poll, _) = h.expect_poll(ms(0));
-    let deadline = POLL_TIMEOUT + longpoll_core::client::DEFAULT_POLL_GRACE;
+    let deadline = request_deadline();
     h.timeout(deadline);
-    assert_eq!(h.outputs(deadline), vec![ClientOutput::Cancel(poll)]);
+    let outputs = h.outputs(deadline);
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert_eq!(outputs[0], ClientOutput::Cancel(poll));
+    let ClientOutput::Issue(ClientRequest {
+        id: retry,
+        kind: RequestKind::Poll { ack: 0 },
+    }) = outputs[1]
+    else {
+        panic!("expected a poll retried at once, got {outputs:?}");
+    };
 
     // The cancelled poll's answer still arrives: ignored, nothing delivered, nothing closed.
     h.answer(deadline + ms(1), poll, frames_answer(0, &[text("late")]));
@@ -617,12 +722,9 @@ fn answer_to_a_cancelled_request_is_ignored() {
     assert_eq!(h.events(), vec![]);
     assert_eq!(h.client.received_seq(), 0);
     assert!(!h.client.is_closed());
+    h.expect_nothing(deadline + ms(1));
 
-    let retry_at = h.next_timeout();
-    h.timeout(retry_at);
-    let (retry, ack) = h.expect_poll(retry_at);
-    assert_eq!(ack, 0);
-    h.answer(retry_at + ms(1), retry, frames_answer(0, &[text("late")]));
+    h.answer(deadline + ms(2), retry, frames_answer(0, &[text("late")]));
     assert_eq!(messages(&h.events()), vec![msg("late")]);
 }
 
@@ -764,22 +866,21 @@ fn no_poll_while_inbound_is_full_and_polling_resumes_once_the_app_takes_messages
     config.inbound_max_messages = 2;
     let mut h = Harness::with_config(config);
     let (poll, _) = h.expect_poll(ms(0));
-    // One response may go past the limit.
+    // Only two of the three fit; the third is left for the server to send again.
     h.answer(
         ms(1),
         poll,
         frames_answer(0, &[text("a"), text("b"), text("c")]),
     );
-    assert_eq!(h.client.inbound_messages(), 3);
+    assert_eq!(h.client.inbound_messages(), 2);
+    assert_eq!(h.client.received_seq(), 2);
     h.expect_nothing(ms(1));
     h.timeout(secs(1));
     h.expect_nothing(secs(1));
 
     assert_eq!(h.client.poll_event(), Some(Event::Message(msg("a"))));
-    h.expect_nothing(secs(2)); // still 2 untaken
-    assert_eq!(h.client.poll_event(), Some(Event::Message(msg("b"))));
     let (_, ack) = h.expect_poll(secs(2));
-    assert_eq!(ack, 3);
+    assert_eq!(ack, 2);
 }
 
 #[test]
@@ -824,6 +925,582 @@ fn gives_up_after_poll_timeout_plus_idle_timeout_without_an_answer() {
     assert!(h.client.is_closed());
     assert_eq!(h.events(), vec![Event::Closed(CloseReason::IdleTimeout)]);
     let outputs = h.outputs(give_up);
+    assert!(outputs.iter().any(is_delete), "{outputs:?}");
+    assert!(!outputs.iter().any(is_poll), "{outputs:?}");
+}
+
+// ----- quick failures and backoff -----------------------------------------------------------
+
+/// Fails `id` quickly, the `n`-th way: no HTTP answer, or a 5xx that is not a protocol answer.
+fn fail_quickly(h: &mut Harness, offset: Duration, id: RequestId, n: usize) {
+    match n % 5 {
+        0 => h.fail(offset, id),
+        1 => h.answer(offset, id, ServerAnswer::status(502)),
+        2 => h.answer(offset, id, ServerAnswer::status(500)),
+        3 => h.answer(offset, id, ServerAnswer::status(503)), // no Retry-After
+        _ => h.answer(offset, id, ServerAnswer::status(504)),
+    }
+}
+
+#[test]
+fn backoff_is_capped_by_a_quarter_of_the_idle_timeout() {
+    // backoff_max is a minute, but the server forgets the session after 20 s: no retry may
+    // wait more than 20 / 4 = 5 s.
+    let mut config = ClientConfig::default();
+    config.backoff_initial = secs(4);
+    config.backoff_max = secs(60);
+    let mut h = Harness::with_config(config);
+    let cap = IDLE_TIMEOUT / 4;
+    let (mut poll, _) = h.expect_poll(ms(0));
+    let mut now = ms(0);
+    let mut delays = Vec::new();
+    for n in 0..5 {
+        fail_quickly(&mut h, now, poll, n);
+        h.expect_nothing(now);
+        assert!(!h.client.is_closed(), "a quick failure does not close");
+        let retry_at = h.next_timeout();
+        delays.push(retry_at - now);
+        h.timeout(retry_at - ms(1));
+        h.expect_nothing(retry_at - ms(1));
+        h.timeout(retry_at);
+        poll = h.expect_poll(retry_at).0;
+        now = retry_at;
+    }
+    // 4 s with jitter first, then capped: 5 s with jitter, never more.
+    assert!(
+        delays[0] >= secs(2) && delays[0] < secs(4),
+        "first delay {:?}",
+        delays[0]
+    );
+    for delay in &delays[1..] {
+        assert!(
+            *delay >= cap / 2 && *delay <= cap,
+            "delay {delay:?} not within the cap {cap:?} (all: {delays:?})"
+        );
+    }
+}
+
+#[test]
+fn post_answered_502_or_500_is_retried_after_backoff() {
+    for status in [500, 502] {
+        let mut h = Harness::new();
+        let _poll = h.expect_poll(ms(0));
+        h.client.send(msg("a")).unwrap();
+        let (post, _, _) = h.expect_post(ms(0));
+        h.answer(ms(10), post, ServerAnswer::status(status));
+        h.expect_nothing(ms(10));
+        assert!(!h.client.is_closed(), "status {status}");
+        assert_eq!(h.client.outbound_messages(), 1, "status {status}");
+        // 100 ms with jitter.
+        let retry_at = h.next_timeout();
+        assert!(
+            retry_at >= ms(60) && retry_at < ms(110),
+            "status {status}: retry at {retry_at:?}"
+        );
+        h.timeout(retry_at);
+        let (retry, seq, frames) = h.expect_post(retry_at);
+        assert_ne!(retry, post);
+        assert_eq!((seq, frames), (0, vec![text("a")]), "status {status}");
+    }
+}
+
+// ----- conflicts ----------------------------------------------------------------------------
+
+#[test]
+fn repeated_poll_conflicts_back_off() {
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    // The first 409 is a stale duplicate: poll again at once.
+    h.answer(ms(1), poll, ServerAnswer::status(409));
+    let (poll, ack) = h.expect_poll(ms(1));
+    assert_eq!(ack, 0);
+    // Another 409 in a row: someone else polls this session; back off 100 ms with jitter.
+    h.answer(ms(2), poll, ServerAnswer::status(409));
+    h.expect_nothing(ms(2));
+    let retry_at = h.next_timeout();
+    let delay = retry_at - ms(2);
+    assert!(delay >= ms(50) && delay < ms(100), "delay {delay:?}");
+    h.timeout(retry_at - ms(1));
+    h.expect_nothing(retry_at - ms(1));
+    h.timeout(retry_at);
+    let (poll, _) = h.expect_poll(retry_at);
+    // And a third: 200 ms with jitter.
+    let now = retry_at + ms(1);
+    h.answer(now, poll, ServerAnswer::status(409));
+    h.expect_nothing(now);
+    let retry_at = h.next_timeout();
+    let delay = retry_at - now;
+    assert!(delay >= ms(100) && delay < ms(200), "delay {delay:?}");
+    h.timeout(retry_at);
+    let (poll, _) = h.expect_poll(retry_at);
+
+    // A 204 ends the streak: the next 409 is retried at once again.
+    let now = retry_at + ms(1);
+    h.answer(now, poll, ServerAnswer::status(204));
+    let (poll, _) = h.expect_poll(now);
+    h.answer(now, poll, ServerAnswer::status(409));
+    let (poll, _) = h.expect_poll(now);
+    h.answer(now, poll, ServerAnswer::status(409));
+    h.expect_nothing(now);
+
+    // So does a 200.
+    let retry_at = h.next_timeout();
+    h.timeout(retry_at);
+    let (poll, _) = h.expect_poll(retry_at);
+    h.answer(retry_at, poll, frames_answer(0, &[text("a")]));
+    let (poll, ack) = h.expect_poll(retry_at);
+    assert_eq!(ack, 1);
+    h.answer(retry_at, poll, ServerAnswer::status(409));
+    let (_, ack) = h.expect_poll(retry_at);
+    assert_eq!(ack, 1);
+    assert!(!h.client.is_closed());
+}
+
+#[test]
+fn post_seq_gap_is_a_protocol_error() {
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.client.send(msg("a")).unwrap();
+    h.client.send(msg("b")).unwrap();
+    let (post, _, _) = h.expect_post(ms(0));
+    h.answer(ms(1), post, ServerAnswer::status(204));
+    h.client.send(msg("c")).unwrap();
+    let (post, seq, _) = h.expect_post(ms(1));
+    assert_eq!(seq, 2);
+    // The server expects seq 0: it lost the frames it acknowledged.
+    let mut gap = ServerAnswer::status(409);
+    gap.expected_seq = Some(0);
+    h.answer(ms(2), post, gap);
+    let outputs = assert_protocol_error_then_delete(&mut h, ms(2));
+    assert!(
+        outputs.contains(&ClientOutput::Cancel(poll)),
+        "the poll is cancelled: {outputs:?}"
+    );
+    assert!(!outputs.iter().any(is_post), "{outputs:?}");
+    assert_eq!(h.client.poll_timeout(), None);
+}
+
+#[test]
+fn post_superseded_409_is_retried_after_backoff() {
+    let mut h = Harness::new();
+    let _poll = h.expect_poll(ms(0));
+    h.client.send(msg("a")).unwrap();
+    let (post, _, _) = h.expect_post(ms(0));
+    // A 409 without Longpoll-Expected-Seq: a newer copy of this POST replaced it.
+    h.answer(ms(10), post, ServerAnswer::status(409));
+    assert!(!h.client.is_closed());
+    assert_eq!(h.events(), vec![]);
+    h.expect_nothing(ms(10));
+    assert_eq!(h.client.outbound_messages(), 1);
+    let retry_at = h.next_timeout();
+    assert!(
+        retry_at >= ms(60) && retry_at < ms(110),
+        "retry at {retry_at:?}"
+    );
+    h.timeout(retry_at);
+    let (retry, seq, frames) = h.expect_post(retry_at);
+    assert_ne!(retry, post);
+    assert_eq!((seq, frames), (0, vec![text("a")]));
+}
+
+// ----- closing (continued) ------------------------------------------------------------------
+
+#[test]
+fn simultaneous_close_sends_delete() {
+    for status in [404, 410] {
+        let mut h = Harness::new();
+        let (poll, _) = h.expect_poll(ms(0));
+        let frame = CloseFrame::new(4000, "mine");
+        h.client.close(Some(frame.clone()));
+        let outputs = h.outputs(ms(1));
+        assert_eq!(outputs[0], ClientOutput::Cancel(poll), "status {status}");
+        let ClientOutput::Issue(request) = &outputs[1] else {
+            panic!("status {status}: expected the close POST, got {outputs:?}");
+        };
+        let (post, _, frames) = post_of(request);
+        assert_eq!(frames, vec![Frame::Close(Some(frame.clone()))]);
+        // The server closed at the same time and refuses the POST.
+        h.answer(ms(2), post, ServerAnswer::status(status));
+        assert_eq!(
+            h.events(),
+            vec![Event::Closed(CloseReason::ClientClosed(Some(frame)))],
+            "status {status}"
+        );
+        assert!(h.client.is_closed());
+        let outputs = h.outputs(ms(2));
+        assert_eq!(
+            outputs.iter().filter(|o| is_delete(o)).count(),
+            1,
+            "status {status}: exactly one DELETE: {outputs:?}"
+        );
+        assert!(
+            !outputs.iter().any(|o| is_poll(o) || is_post(o)),
+            "status {status}: {outputs:?}"
+        );
+        h.expect_nothing(ms(3));
+    }
+}
+
+/// 100 two-byte characters: 200 bytes, and byte 123 falls inside a character.
+fn long_reason() -> String {
+    "é".repeat(100)
+}
+
+#[test]
+fn long_close_reasons_are_truncated() {
+    assert_eq!(MAX_CLOSE_REASON_BYTES, 123);
+    // CloseFrame::new cuts at the last character boundary within 123 bytes.
+    let cut = CloseFrame::new(4000, long_reason());
+    assert_eq!(cut.reason, "é".repeat(61).as_str());
+    assert_eq!(cut.reason.len(), 122);
+    let exact = CloseFrame::new(4000, "x".repeat(123));
+    assert_eq!(
+        exact.reason.len(),
+        123,
+        "a reason at the limit is kept whole"
+    );
+    assert_eq!(CloseFrame::new(4000, "x".repeat(124)).reason.len(), 123);
+
+    // A frame built by hand is cut by the client's close.
+    let mut h = Harness::new();
+    let (_, _) = h.expect_poll(ms(0));
+    let long = CloseFrame {
+        code: 4000,
+        reason: Utf8Bytes::from(long_reason()),
+    };
+    h.client.close(Some(long));
+    let outputs = h.outputs(ms(1));
+    let (post, _, frames) = outputs
+        .iter()
+        .find_map(|o| match o {
+            ClientOutput::Issue(request) if is_post(o) => Some(post_of(request)),
+            _ => None,
+        })
+        .expect("the close POST");
+    assert_eq!(frames, vec![Frame::Close(Some(cut.clone()))]);
+    h.answer(ms(2), post, ServerAnswer::status(204));
+    assert_eq!(
+        h.events(),
+        vec![Event::Closed(CloseReason::ClientClosed(Some(cut)))]
+    );
+}
+
+#[test]
+fn long_close_reason_is_truncated_when_sends_were_refused() {
+    // The server refused sends (410 on a POST while open); the close frame cannot be sent,
+    // but the reason the application sees is cut like any other.
+    let mut h = Harness::new();
+    let (_, _) = h.expect_poll(ms(0));
+    h.client.send(msg("a")).unwrap();
+    let (post, _, _) = h.expect_post(ms(0));
+    h.answer(ms(1), post, ServerAnswer::status(410));
+    let long = CloseFrame {
+        code: 4000,
+        reason: Utf8Bytes::from(long_reason()),
+    };
+    h.client.close(Some(long));
+    assert_eq!(
+        h.events(),
+        vec![Event::Closed(CloseReason::ClientClosed(Some(
+            CloseFrame::new(4000, long_reason())
+        )))]
+    );
+    assert!(h.outputs(ms(2)).iter().any(is_delete));
+}
+
+// ----- inbound bound ------------------------------------------------------------------------
+
+#[test]
+fn frames_that_do_not_fit_are_left_for_the_server_to_resend() {
+    // By count: two messages at most.
+    let mut config = ClientConfig::default();
+    config.inbound_max_messages = 2;
+    let mut h = Harness::with_config(config);
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(
+        ms(1),
+        poll,
+        frames_answer(0, &[text("a"), text("b"), text("c")]),
+    );
+    assert_eq!(h.client.received_seq(), 2, "c is left unacknowledged");
+    assert_eq!(h.client.inbound_messages(), 2);
+    assert_eq!(h.client.poll_event(), Some(Event::Message(msg("a"))));
+    let (poll, ack) = h.expect_poll(ms(2));
+    assert_eq!(ack, 2, "the poll asks the server for c again");
+    // The server re-sends c, and d: c fits, d does not.
+    h.answer(ms(3), poll, frames_answer(2, &[text("c"), text("d")]));
+    assert_eq!(h.client.received_seq(), 3);
+    assert_eq!(messages(&h.events()), vec![msg("b"), msg("c")]);
+    let (poll, ack) = h.expect_poll(ms(4));
+    assert_eq!(ack, 3);
+    h.answer(ms(5), poll, frames_answer(3, &[text("d")]));
+    assert_eq!(messages(&h.events()), vec![msg("d")]);
+    assert_eq!(h.client.received_seq(), 4);
+
+    // By bytes: five payload bytes at most; "f" would make six.
+    let mut config = ClientConfig::default();
+    config.inbound_max_bytes = 5;
+    let mut h = Harness::with_config(config);
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(
+        ms(1),
+        poll,
+        frames_answer(0, &[text("abc"), text("de"), text("f")]),
+    );
+    assert_eq!(h.client.received_seq(), 2);
+    assert_eq!(h.client.inbound_bytes(), 5);
+    h.expect_nothing(ms(1));
+    assert_eq!(messages(&h.events()), vec![msg("abc"), msg("de")]);
+    let (poll, ack) = h.expect_poll(ms(2));
+    assert_eq!(ack, 2);
+    h.answer(ms(3), poll, frames_answer(2, &[text("f")]));
+    assert_eq!(messages(&h.events()), vec![msg("f")]);
+
+    // An empty buffer takes any one message, however large.
+    let mut config = ClientConfig::default();
+    config.inbound_max_bytes = 3;
+    let mut h = Harness::with_config(config);
+    let (poll, _) = h.expect_poll(ms(0));
+    let big = "x".repeat(MAX_MESSAGE);
+    h.answer(ms(1), poll, frames_answer(0, &[text(&big), text("y")]));
+    assert_eq!(h.client.received_seq(), 1);
+    assert_eq!(messages(&h.events()), vec![msg(&big)]);
+    assert_eq!(h.expect_poll(ms(2)).1, 1);
+}
+
+#[test]
+fn a_frame_left_for_lack_of_bytes_pauses_polling() {
+    // Four of five bytes are taken and a 2-byte message is left. Polling again at once would
+    // only fetch the same message again, and again: polling pauses until the application
+    // takes a message (or the keep-alive is due).
+    let mut config = ClientConfig::default();
+    config.inbound_max_bytes = 5;
+    let mut h = Harness::with_config(config);
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(ms(1), poll, frames_answer(0, &[text("abcd"), text("ef")]));
+    assert_eq!(h.client.received_seq(), 1);
+    h.expect_nothing(ms(1));
+    assert_eq!(h.next_timeout(), IDLE_TIMEOUT / 2, "the keep-alive is next");
+    assert_eq!(h.client.poll_event(), Some(Event::Message(msg("abcd"))));
+    assert_eq!(h.expect_poll(ms(2)).1, 1);
+}
+
+#[test]
+fn keep_alive_poll_while_the_application_is_slow() {
+    let mut config = ClientConfig::default();
+    config.inbound_max_messages = 1;
+    let mut h = Harness::with_config(config);
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(secs(1), poll, frames_answer(0, &[text("a"), text("b")]));
+    assert_eq!(h.client.received_seq(), 1);
+    h.expect_nothing(secs(1));
+
+    // The application does not take "a" for a long time. Every half idle timeout after the
+    // last poll was issued, one keep-alive poll goes out, so the server keeps the session.
+    let mut issued = ms(0);
+    let mut keep_alives = 0;
+    while issued < secs(100) {
+        let due = issued + IDLE_TIMEOUT / 2;
+        assert_eq!(h.next_timeout(), due, "poll_timeout reports the keep-alive");
+        h.timeout(due - ms(1));
+        h.expect_nothing(due - ms(1));
+        h.timeout(due);
+        let (poll, ack) = h.expect_poll(due);
+        assert_eq!(ack, 1);
+        keep_alives += 1;
+        // The server re-sends "b", which still does not fit.
+        h.answer(due + ms(500), poll, frames_answer(1, &[text("b")]));
+        assert_eq!(h.client.received_seq(), 1);
+        assert_eq!(h.client.inbound_messages(), 1);
+        h.expect_nothing(due + ms(500));
+        assert!(!h.client.is_closed());
+        issued = due;
+    }
+    assert_eq!(keep_alives, 10);
+
+    // The application takes "a": polling resumes at once and "b" arrives.
+    let now = issued + secs(1);
+    assert_eq!(h.client.poll_event(), Some(Event::Message(msg("a"))));
+    let (poll, ack) = h.expect_poll(now);
+    assert_eq!(ack, 1);
+    h.answer(now, poll, frames_answer(1, &[text("b")]));
+    assert_eq!(messages(&h.events()), vec![msg("b")]);
+    assert_eq!(h.client.received_seq(), 2);
+}
+
+// ----- giving up (continued) ----------------------------------------------------------------
+
+#[test]
+fn proxy_502_does_not_postpone_giving_up() {
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    let last_answer = secs(2);
+    h.answer(last_answer, poll, ServerAnswer::status(204));
+    h.client.send(msg("a")).unwrap();
+    let give_up = last_answer + POLL_TIMEOUT + IDLE_TIMEOUT;
+
+    // The server is down; a proxy answers every request 502, 504, 500 or 503 without
+    // Retry-After. None of them shows the server alive.
+    let mut now = last_answer;
+    let mut answered = 0;
+    loop {
+        for output in h.outputs(now) {
+            match output {
+                ClientOutput::Issue(ClientRequest { id, kind }) => {
+                    assert!(!matches!(kind, RequestKind::Delete), "closed early");
+                    // Skip the plain failure: every one of these is an HTTP answer.
+                    fail_quickly(&mut h, now, id, 1 + answered % 4);
+                    answered += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!h.client.is_closed(), "gave up early, at {now:?}");
+        let next = h.next_timeout();
+        assert!(next > now, "timeout {next:?} not after {now:?}");
+        if next >= give_up {
+            break;
+        }
+        now = next;
+        h.timeout(now);
+    }
+    assert!(answered >= 8, "only {answered} answers");
+    assert_eq!(h.next_timeout(), give_up);
+    h.timeout(give_up - ms(1));
+    assert!(!h.client.is_closed());
+    h.timeout(give_up);
+    assert!(h.client.is_closed());
+    assert_eq!(h.events(), vec![Event::Closed(CloseReason::IdleTimeout)]);
+    let outputs = h.outputs(give_up);
+    assert!(outputs.iter().any(is_delete), "{outputs:?}");
+}
+
+#[test]
+fn busy_503_with_retry_after_postpones_giving_up() {
+    // A 503 with Retry-After comes from the server itself (a held POST it could not take):
+    // the server is alive, so the client does not give up however long it lasts.
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(ms(0), poll, ServerAnswer::status(204));
+    h.client.send(msg("a")).unwrap();
+    let limit = POLL_TIMEOUT + IDLE_TIMEOUT;
+    let mut now = ms(0);
+    let mut busy_answers = 0;
+    while now < limit * 3 {
+        for output in h.outputs(now) {
+            match output {
+                ClientOutput::Issue(ClientRequest {
+                    id,
+                    kind: RequestKind::Send { .. },
+                }) => {
+                    let mut busy = ServerAnswer::status(503);
+                    busy.retry_after = Some(secs(1));
+                    h.answer(now, id, busy);
+                    busy_answers += 1;
+                }
+                // Polls fail at once (connection refused): no sign of life from them, and
+                // nothing stays in flight.
+                ClientOutput::Issue(ClientRequest {
+                    id,
+                    kind: RequestKind::Poll { .. },
+                }) => h.fail(now, id),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!h.client.is_closed(), "gave up at {now:?}");
+        now = h.next_timeout();
+        h.timeout(now);
+    }
+    // Each 503 backs off (at least Retry-After, at most the 5 s cap): over 90 s, a dozen or more.
+    assert!(busy_answers >= 12, "only {busy_answers} answers");
+    assert_eq!(h.client.outbound_messages(), 1);
+}
+
+/// From `from` on, every request the client issues fails at once; returns when it gave up.
+fn fail_everything_until_closed(h: &mut Harness, from: Duration) -> Duration {
+    let mut now = from;
+    for _ in 0..1000 {
+        for output in h.outputs(now) {
+            match output {
+                ClientOutput::Issue(ClientRequest { id, kind }) if kind != RequestKind::Delete => {
+                    h.fail(now, id)
+                }
+                _ => {}
+            }
+        }
+        if h.client.is_closed() {
+            assert_eq!(h.events(), vec![Event::Closed(CloseReason::IdleTimeout)]);
+            return now;
+        }
+        now = h.next_timeout();
+        h.timeout(now);
+    }
+    panic!("never gave up");
+}
+
+#[test]
+fn a_request_failing_after_half_the_poll_hold_counts_as_life() {
+    // Something held the request that long (a proxy cutting long polls short, say): a dead
+    // server fails fast. The give-up clock restarts at that answer or failure.
+    let half = POLL_TIMEOUT / 2;
+    let give_up = POLL_TIMEOUT + IDLE_TIMEOUT;
+
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(half + secs(1), poll, ServerAnswer::status(504));
+    let closed = fail_everything_until_closed(&mut h, half + secs(1));
+    assert_eq!(closed, half + secs(1) + give_up, "504 after a long hold");
+
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.fail(half, poll);
+    let closed = fail_everything_until_closed(&mut h, half);
+    assert_eq!(closed, half + give_up, "reset after exactly half the hold");
+
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(half - ms(1), poll, ServerAnswer::status(504));
+    let closed = fail_everything_until_closed(&mut h, half - ms(1));
+    assert_eq!(closed, give_up, "a quick 504 proves nothing");
+}
+
+#[test]
+fn no_giving_up_while_a_request_is_in_flight() {
+    let mut h = Harness::new();
+    let give_up = POLL_TIMEOUT + IDLE_TIMEOUT;
+    // Polls fail at once until 16 s; the next one hangs until its deadline, past the give-up
+    // time.
+    let mut now = ms(0);
+    let hanging = loop {
+        let (poll, _) = h.expect_poll(now);
+        if now >= secs(16) {
+            break poll;
+        }
+        h.fail(now, poll);
+        now = h.next_timeout();
+        h.timeout(now);
+    };
+    let deadline = now + request_deadline();
+    assert!(deadline > give_up);
+    assert_eq!(
+        h.next_timeout(),
+        deadline,
+        "no give-up while the poll is out"
+    );
+    h.timeout(give_up);
+    assert!(!h.client.is_closed());
+    h.expect_nothing(give_up);
+
+    // The hanging poll runs into its deadline without an answer: now the client gives up,
+    // instead of retrying.
+    h.timeout(deadline);
+    assert!(h.client.is_closed());
+    assert_eq!(h.events(), vec![Event::Closed(CloseReason::IdleTimeout)]);
+    let outputs = h.outputs(deadline);
+    assert!(
+        outputs.contains(&ClientOutput::Cancel(hanging)),
+        "{outputs:?}"
+    );
     assert!(outputs.iter().any(is_delete), "{outputs:?}");
     assert!(!outputs.iter().any(is_poll), "{outputs:?}");
 }

@@ -51,20 +51,40 @@ fn core_code_never_reads_a_clock_or_randomness_or_spawns() {
             }
         }
     }
-    assert!(offences.is_empty(), "the core must stay sans-IO:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "the core must stay sans-IO:\n{}",
+        offences.join("\n")
+    );
 }
 
 #[test]
 fn core_depends_on_bytes_only() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = std::process::Command::new(cargo)
-        .args(["tree", "-p", "longpoll-core", "-e", "normal", "--prefix", "none", "--offline"])
+        .args([
+            "tree",
+            "-p",
+            "longpoll-core",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let tree = String::from_utf8(output.stdout).expect("utf-8");
-    let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(crates.contains(&"bytes"), "{tree}");
     for name in crates {
         assert!(

@@ -6,11 +6,13 @@
 //! session, the test goes on to show that normal polls and sends still work and nothing was lost.
 
 use bytes::{Bytes, BytesMut};
-use longpoll_core::reply::{BadRequest, Conflict, FRAMES_CONTENT_TYPE, SEQ_HEADER, TooLarge};
-use longpoll_core::wire::{Frame, FrameError, decode_body, encode_frame};
+use longpoll_core::reply::{
+    BadRequest, Conflict, EXPECTED_SEQ_HEADER, FRAMES_CONTENT_TYPE, SEQ_HEADER, TooLarge,
+};
+use longpoll_core::wire::{Frame, FrameError, MAX_CLOSE_PAYLOAD, decode_body, encode_frame};
 use longpoll_core::{
-    CloseFrame, CloseReason, Config, Event, Message, Reply, RequestId, Response, SendError,
-    ServerSession,
+    CloseFrame, CloseReason, Config, Event, MAX_CLOSE_REASON_BYTES, Message, Reply, RequestId,
+    Response, SendError, ServerSession, Utf8Bytes,
 };
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -685,9 +687,14 @@ fn empty_post_body_is_a_204_no_op() {
 
 /// Fills the inbound buffer (4 untaken messages) and posts one more, which is held.
 fn fill_inbound_and_hold_a_post(h: &mut Harness, at: Duration) -> RequestId {
-    h.post_ok(at, 0, texts(&["a", "b", "c", "d"]));
+    fill_inbound_and_hold_a_post_from(h, at, 0)
+}
+
+/// Like [`fill_inbound_and_hold_a_post`], from client seq `seq` on an empty inbound buffer.
+fn fill_inbound_and_hold_a_post_from(h: &mut Harness, at: Duration, seq: u64) -> RequestId {
+    h.post_ok(at, seq, texts(&["a", "b", "c", "d"]));
     assert_eq!(h.session.inbound_messages(), INBOUND_MAX_MESSAGES);
-    let held = h.post(at + ms(10), 4, texts(&["e"]));
+    let held = h.post(at + ms(10), seq + 4, texts(&["e"]));
     h.assert_held(held);
     held
 }
@@ -1136,4 +1143,201 @@ fn every_request_gets_exactly_one_answer_through_a_busy_session() {
         vec![409, 200, 204, 409, 410, 400, 409, 410, 204, 410]
     );
     h.assert_quiet();
+}
+
+// ----- configuration limits -----------------------------------------------------------------
+
+fn validation_error(config: &Config) -> String {
+    config
+        .validate()
+        .expect_err("the config must be refused")
+        .to_string()
+}
+
+#[test]
+fn config_validation_requires_the_inbound_hold_to_end_before_the_poll_hold() {
+    let mut equal = config();
+    equal.inbound_hold_timeout = POLL_TIMEOUT;
+    let error = validation_error(&equal);
+    assert!(error.starts_with("invalid longpoll config: "), "{error}");
+    assert!(
+        error.contains("inbound_hold_timeout (10s) must be shorter than poll_timeout (10s)"),
+        "{error}"
+    );
+
+    let mut longer = config();
+    longer.inbound_hold_timeout = POLL_TIMEOUT + secs(1);
+    let error = validation_error(&longer);
+    assert!(
+        error.contains("inbound_hold_timeout (11s) must be shorter than poll_timeout (10s)"),
+        "{error}"
+    );
+
+    let mut shorter = config();
+    shorter.inbound_hold_timeout = POLL_TIMEOUT - ms(1);
+    shorter.validate().unwrap();
+}
+
+#[test]
+fn config_validation_requires_every_body_to_fit_a_close_frame() {
+    // Messages are 16 bytes, but a close frame may be 125 + 5: bodies must take 130.
+    let mut small_body = config();
+    small_body.max_body_bytes = MAX_BODY - 1;
+    let error = validation_error(&small_body);
+    assert!(
+        error.contains(
+            "max_body_bytes (129) must be at least max(max_message_bytes, 125) + 5 (130)"
+        ),
+        "{error}"
+    );
+
+    let mut small_response = config();
+    small_response.max_response_bytes = MAX_BODY - 1;
+    let error = validation_error(&small_response);
+    assert!(
+        error.contains(
+            "max_response_bytes (129) must be at least max(max_message_bytes, 125) + 5 (130)"
+        ),
+        "{error}"
+    );
+
+    // Messages larger than a close frame: the message limit decides.
+    let mut big = config();
+    big.max_message_bytes = 200;
+    big.outbound_max_bytes = 200;
+    big.inbound_max_bytes = 1000;
+    big.max_body_bytes = 204;
+    big.max_response_bytes = 205;
+    let error = validation_error(&big);
+    assert!(
+        error.contains(
+            "max_body_bytes (204) must be at least max(max_message_bytes, 125) + 5 (205)"
+        ),
+        "{error}"
+    );
+    big.max_body_bytes = 205;
+    big.max_response_bytes = 204;
+    let error = validation_error(&big);
+    assert!(error.contains("max_response_bytes (204)"), "{error}");
+    assert!(error.contains("(205)"), "{error}");
+    big.max_response_bytes = 205;
+    big.validate().unwrap();
+
+    // Exactly 130 is enough (the suite's own config).
+    assert_eq!(config().max_body_bytes, 130);
+    config().validate().unwrap();
+}
+
+// ----- conflicts: the Longpoll-Expected-Seq header ------------------------------------------
+
+#[test]
+fn seq_gap_409_carries_the_expected_seq_header_and_superseded_409_does_not() {
+    let mut h = Harness::new();
+    h.post_ok(ms(0), 0, texts(&["a", "b"]));
+    let gap = h.post(ms(10), 5, texts(&["x"]));
+    let reply = h.reply(gap);
+    assert_eq!(reply.status(), 409);
+    assert_eq!(EXPECTED_SEQ_HEADER, "Longpoll-Expected-Seq");
+    assert_eq!(header(&reply, EXPECTED_SEQ_HEADER).as_deref(), Some("2"));
+    assert_eq!(header(&reply, SEQ_HEADER), None);
+
+    // A superseded POST: 409 without the header (the client retries, it lost nothing).
+    assert_eq!(messages(&h.events(ms(20))), vec![msg("a"), msg("b")]);
+    let older = fill_inbound_and_hold_a_post_from(&mut h, ms(30), 2);
+    let _newer = h.post(ms(50), 6, texts(&["e", "f"]));
+    let reply = h.reply(older);
+    assert_eq!(reply, Reply::Conflict(Conflict::Superseded));
+    assert_eq!(header(&reply, EXPECTED_SEQ_HEADER), None);
+
+    // A superseded poll: no header either.
+    let first = h.poll(ms(60), 0);
+    let _second = h.poll(ms(70), 0);
+    let reply = h.reply(first);
+    assert_eq!(reply, Reply::Conflict(Conflict::Superseded));
+    assert_eq!(reply.status(), 409);
+    assert_eq!(header(&reply, EXPECTED_SEQ_HEADER), None);
+}
+
+// ----- close frame limits -------------------------------------------------------------------
+
+/// 100 two-byte characters: 200 bytes, and byte 123 falls inside a character.
+fn long_reason() -> String {
+    "é".repeat(100)
+}
+
+#[test]
+fn server_close_truncates_a_long_reason() {
+    let mut h = Harness::new();
+    let long = CloseFrame {
+        code: 4000,
+        reason: Utf8Bytes::from(long_reason()),
+    };
+    h.close(ms(0), Some(long));
+    let cut = CloseFrame {
+        code: 4000,
+        reason: Utf8Bytes::from("é".repeat(61)),
+    };
+    assert_eq!(cut.reason.len(), MAX_CLOSE_REASON_BYTES - 1);
+    let (seq, frames) = h.poll_frames(ms(10), 0);
+    assert_eq!((seq, frames), (0, vec![Frame::Close(Some(cut.clone()))]));
+    let done = h.poll(ms(20), 1);
+    assert_eq!(h.reply(done), Reply::Gone);
+    assert_eq!(
+        h.events(ms(20)),
+        vec![Event::Closed(CloseReason::ServerClosed(Some(cut)))]
+    );
+}
+
+/// A close frame whose payload is `payload_len` bytes: code 4000 and a reason of `x`s.
+fn close_body(payload_len: usize) -> Bytes {
+    let frame = Frame::Close(Some(CloseFrame {
+        code: 4000,
+        reason: Utf8Bytes::from("x".repeat(payload_len - 2)),
+    }));
+    let encoded = body(&[frame]);
+    assert_eq!(encoded.len(), 5 + payload_len);
+    encoded
+}
+
+#[test]
+fn close_payload_is_limited_to_125_bytes_whatever_the_message_limit() {
+    assert_eq!(MAX_CLOSE_PAYLOAD, 125);
+    // The decoder: 125 bytes pass with a 16-byte message limit, 126 never do.
+    let frames = decode_body(close_body(125), MAX_MESSAGE, 8).unwrap();
+    let [Frame::Close(Some(close))] = frames.as_slice() else {
+        panic!("expected one close frame, got {frames:?}");
+    };
+    assert_eq!((close.code, close.reason.len()), (4000, 123));
+    for max_message_bytes in [MAX_MESSAGE, 1000] {
+        assert_eq!(
+            decode_body(close_body(126), max_message_bytes, 8),
+            Err(FrameError::TooLarge { len: 126, max: 125 }),
+            "max_message_bytes {max_message_bytes}"
+        );
+    }
+
+    // The session: a 126-byte close payload is 413 and changes nothing...
+    let mut h = Harness::new();
+    let refused = h.post(ms(0), 0, close_body(126));
+    let reply = h.reply(refused);
+    assert_eq!(
+        reply,
+        Reply::PayloadTooLarge(TooLarge::Frames(FrameError::TooLarge {
+            len: 126,
+            max: 125
+        }))
+    );
+    assert_eq!(reply.status(), 413);
+    assert!(!h.session.is_closed());
+    assert_eq!(h.session.received_seq(), 0);
+    // ...and a 125-byte one, in a 130-byte body, closes the session.
+    h.post_ok(ms(10), 0, close_body(125));
+    assert!(h.session.is_closed());
+    let reason = "x".repeat(123);
+    assert_eq!(
+        h.events(ms(10)),
+        vec![Event::Closed(CloseReason::ClientClosed(Some(
+            CloseFrame::new(4000, reason.as_str())
+        )))]
+    );
 }
