@@ -23,8 +23,9 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionParams {
-    /// The session id, used in every later URL.
-    pub id: SessionId,
+    /// The session id, used in every later URL. Opaque to clients: 1 to 128 characters from
+    /// `A-Z a-z 0-9 - _ . ~` (our servers send 32 lowercase hex digits).
+    pub id: String,
     /// How long the server holds a poll (`pollTimeoutMs`).
     pub poll_timeout: Duration,
     /// How long the server keeps a session without requests (`idleTimeoutMs`).
@@ -41,7 +42,7 @@ impl SessionParams {
     /// The parameters of session `id` under `config`.
     pub fn new(id: SessionId, config: &Config) -> Self {
         SessionParams {
-            id,
+            id: id.to_string(),
             poll_timeout: config.poll_timeout,
             idle_timeout: config.idle_timeout,
             max_message_bytes: config.max_message_bytes,
@@ -69,7 +70,21 @@ impl SessionParams {
 
     /// Parses the JSON a server sent: the keys above, in any order, with any whitespace;
     /// unknown keys of any JSON type are ignored.
+    ///
+    /// A bare JSON string is taken as the id of a server that announces nothing else (the
+    /// project's original example answered that way); the other values are then the
+    /// defaults of [`Config`].
     pub fn from_json(json: &str) -> Result<Self, ParamsError> {
+        if json.trim_start().starts_with('"') {
+            let (id, rest) = read_string(json.trim_start())?;
+            if !rest.trim().is_empty() || id.contains('\\') {
+                return Err(ParamsError::Syntax);
+            }
+            let mut params = SessionParams::new(SessionId::from_bytes([0; 16]), &Config::default());
+            params.id = id.to_string();
+            params.validate()?;
+            return Ok(params);
+        }
         let mut id = None;
         let mut numbers = [None; 6];
         const KEYS: [&str; 6] = [
@@ -82,9 +97,7 @@ impl SessionParams {
         ];
         for (key, value) in FlatObject::parse(json)? {
             match (key, value) {
-                ("id", JsonValue::String(text)) => {
-                    id = Some(SessionId::parse(text).ok_or(ParamsError::Invalid("id"))?);
-                }
+                ("id", JsonValue::String(text)) => id = Some(text.to_string()),
                 (key, JsonValue::Number(n)) => {
                     if let Some(slot) = KEYS.iter().position(|k| *k == key) {
                         numbers[slot] = Some(n);
@@ -116,6 +129,14 @@ impl SessionParams {
     /// a non-zero poll hold, an idle timeout longer than it, at least one frame per request,
     /// and a body that fits any frame (`max(maxMessageBytes, 125) + 5 <= maxBodyBytes`).
     pub fn validate(&self) -> Result<(), ParamsError> {
+        let id_ok = (1..=128).contains(&self.id.len())
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+        if !id_ok {
+            return Err(ParamsError::Invalid("id"));
+        }
         if self.poll_timeout.is_zero() {
             return Err(ParamsError::Invalid("pollTimeoutMs"));
         }
@@ -305,7 +326,17 @@ mod tests {
         let params = SessionParams::from_json(json).unwrap();
         assert_eq!(params.max_frames_per_request, 8);
         assert_eq!(params.poll_timeout, Duration::from_secs(25));
-        assert_eq!(params.id.to_string(), "000102030405060708090a0b0c0d0e0f");
+        assert_eq!(params.id, "000102030405060708090a0b0c0d0e0f");
+    }
+
+    #[test]
+    fn a_bare_string_is_an_id_with_default_limits() {
+        let params = SessionParams::from_json(r#" "0196a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" "#).unwrap();
+        assert_eq!(params.id, "0196a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b");
+        assert_eq!(params.poll_timeout, Config::default().poll_timeout);
+        for bad in [r#""a/b""#, r#""""#, r#""a" x"#, r#""a\"b""#] {
+            assert!(SessionParams::from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

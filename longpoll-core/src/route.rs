@@ -70,21 +70,57 @@ pub fn route(
         };
     }
     let id = SessionId::parse(rest).ok_or(Reply::NotFound)?;
+    Ok(match operation(method, query, content_type)? {
+        Operation::Poll { ack } => Route::Poll { id, ack },
+        Operation::Send { seq } => Route::Send { id, seq },
+        Operation::Close => Route::Close { id },
+    })
+}
+
+/// A request on a session whose id the application has already resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET ...?ack=N`.
+    Poll {
+        /// Server messages the client has received.
+        ack: u64,
+    },
+    /// `POST ...?seq=N`.
+    Send {
+        /// Sequence number of the first frame in the body.
+        seq: u64,
+    },
+    /// `DELETE`.
+    Close,
+}
+
+/// Classifies a request on a session, for applications that route session URLs themselves
+/// (the primitive path): method `405`, content type `415`, query `400`, in that order.
+///
+/// ```
+/// use longpoll_core::route::{operation, Operation};
+///
+/// assert_eq!(operation("GET", Some("ack=2"), None), Ok(Operation::Poll { ack: 2 }));
+/// assert_eq!(operation("PUT", None, None).unwrap_err().status(), 405);
+/// ```
+pub fn operation(
+    method: &str,
+    query: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<Operation, Reply> {
     match method {
-        "GET" => Ok(Route::Poll {
-            id,
+        "GET" => Ok(Operation::Poll {
             ack: parse_u64_param(query, "ack").map_err(bad_query)?,
         }),
         "POST" => {
             if !is_frames_content_type(content_type) {
                 return Err(Reply::UnsupportedMediaType);
             }
-            Ok(Route::Send {
-                id,
+            Ok(Operation::Send {
                 seq: parse_u64_param(query, "seq").map_err(bad_query)?,
             })
         }
-        "DELETE" => Ok(Route::Close { id }),
+        "DELETE" => Ok(Operation::Close),
         _ => Err(Reply::MethodNotAllowed {
             allow: ALLOW_SESSION,
         }),

@@ -1,0 +1,219 @@
+//! The task that drives one `ServerSession`: requests in, answers out, the application's
+//! messages both ways, one timer.
+
+use crate::handle::{Exchange, SessionRequest};
+use crate::session::{Outgoing, SessionEndpoint};
+use longpoll_core::{
+    CloseFrame, Event, Reply, RequestId, SendError, ServerSession, SessionId, close_code,
+};
+use std::future::poll_fn;
+use std::task::Poll;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, trace};
+
+/// Everything the session task owns.
+pub(crate) struct Driver {
+    pub(crate) id: SessionId,
+    pub(crate) core: ServerSession,
+    pub(crate) requests: mpsc::Receiver<Exchange>,
+    pub(crate) endpoint: SessionEndpoint,
+    pub(crate) handler: JoinHandle<()>,
+    pub(crate) shutdown: CancellationToken,
+    /// Runs when the task ends (the registry forgets the session).
+    pub(crate) on_exit: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// Answers waiting on the core, by request id. At most a handful: requests are answered at
+/// once or held (one poll, one `POST`).
+type Pending = Vec<(RequestId, oneshot::Sender<Reply>)>;
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+impl Driver {
+    pub(crate) async fn run(mut self) {
+        let mut pending: Pending = Vec::new();
+        // A message taken from the application that the protocol had no room for yet.
+        let mut unsent: Option<longpoll_core::Message> = None;
+        // An event taken from the core, waiting for room in the application's channel.
+        let mut undelivered: Option<Event> = None;
+        let mut handler_done = false;
+        let mut app_sink_gone = false;
+        let mut requests_open = true;
+        let mut closed_delivered = false;
+        let mut shutting_down = false;
+        loop {
+            let now = now();
+            if let Some(message) = unsent.take()
+                && let Err(error) = self.core.send(now, message)
+            {
+                if let SendError::Full(message) = error {
+                    unsent = Some(message);
+                }
+                // Closed or too large: the session is closing; the message cannot go.
+            }
+            self.answer(&mut pending);
+            // Hand events over while the application has room.
+            loop {
+                if undelivered.is_none() {
+                    undelivered = self.core.poll_event(now);
+                }
+                let Some(event) = undelivered.take() else { break };
+                let is_close = matches!(event, Event::Closed(_));
+                if let Event::Closed(reason) = &event {
+                    info!(session = %self.id, %reason, "longpoll session closed");
+                }
+                match self.endpoint.events.try_send(event) {
+                    Ok(()) => closed_delivered |= is_close,
+                    Err(mpsc::error::TrySendError::Full(event)) => {
+                        undelivered = Some(event);
+                        break;
+                    }
+                    // The application dropped its stream: nobody listens, drop the event.
+                    Err(mpsc::error::TrySendError::Closed(_)) => closed_delivered |= is_close,
+                }
+            }
+            self.answer(&mut pending);
+            // Finished: past the `410` period. Leave even if the application never took the
+            // close event (it had the whole period to); a task must not outlive its session.
+            if self.core.is_finished() {
+                if !closed_delivered {
+                    debug!(session = %self.id, "application never took the close event");
+                }
+                break;
+            }
+            let deadline = self.core.poll_timeout().map(Instant::from_std);
+            let take_outgoing = unsent.is_none() && !app_sink_gone;
+            let wait_for_room = undelivered.is_some();
+            let wake = tokio::select! {
+                exchange = self.requests.recv(), if requests_open => Wake::Request(exchange),
+                outgoing = self.endpoint.outgoing.recv(), if take_outgoing => Wake::Outgoing(outgoing),
+                permit = self.endpoint.events.reserve(), if wait_for_room => {
+                    let event = undelivered.take();
+                    closed_delivered |= matches!(event, Some(Event::Closed(_)));
+                    // An error means the application dropped its stream: drop the event.
+                    if let (Ok(permit), Some(event)) = (permit, event) {
+                        permit.send(event);
+                    }
+                    continue;
+                }
+                () = sleep_until(deadline) => Wake::Timer,
+                request = aborted(&mut pending) => Wake::Aborted(request),
+                result = &mut self.handler, if !handler_done => Wake::HandlerDone(result),
+                () = self.shutdown.cancelled(), if !shutting_down => Wake::Shutdown,
+            };
+            match wake {
+                Wake::Request(Some(exchange)) => self.take_request(exchange, &mut pending),
+                Wake::Request(None) => requests_open = false,
+                Wake::Outgoing(Some(Outgoing::Message(message))) => unsent = Some(message),
+                Wake::Outgoing(Some(Outgoing::Close(frame))) => self.close(frame),
+                Wake::Outgoing(None) => app_sink_gone = true,
+                Wake::Timer => self.core.handle_timeout(now_after_wake()),
+                Wake::Aborted(request) => {
+                    trace!(session = %self.id, ?request, "request aborted by the client");
+                    self.core.handle_abort(now_after_wake(), request);
+                }
+                Wake::HandlerDone(result) => {
+                    handler_done = true;
+                    let frame = match result {
+                        Err(error) if error.is_panic() => {
+                            info!(session = %self.id, "longpoll handler panicked; closing the session");
+                            CloseFrame::new(close_code::INTERNAL_ERROR, "handler panicked")
+                        }
+                        _ => CloseFrame::new(close_code::NORMAL, ""),
+                    };
+                    self.close(Some(frame));
+                }
+                Wake::Shutdown => {
+                    shutting_down = true;
+                    let frame = CloseFrame::new(close_code::GOING_AWAY, "server shutting down");
+                    self.close(Some(frame));
+                }
+            }
+        }
+        // Requests still waiting (none should be) learn the session is gone.
+        for (_, reply) in pending.drain(..) {
+            let _ = reply.send(Reply::NotFound);
+        }
+        if !handler_done {
+            self.handler.abort();
+        }
+        if let Some(on_exit) = self.on_exit.take() {
+            on_exit();
+        }
+        debug!(session = %self.id, "longpoll session task finished");
+    }
+
+    fn take_request(&mut self, exchange: Exchange, pending: &mut Pending) {
+        let now = now();
+        let request = match exchange.request {
+            SessionRequest::Poll { ack } => self.core.handle_poll(now, ack),
+            SessionRequest::Send { seq, body } => self.core.handle_send(now, seq, body),
+            SessionRequest::Close => self.core.handle_close(now),
+        };
+        pending.push((request, exchange.reply));
+    }
+
+    fn close(&mut self, frame: Option<CloseFrame>) {
+        if !self.core.is_closed() {
+            debug!(session = %self.id, ?frame, "application closes the session");
+        }
+        self.core.close(now(), frame);
+    }
+
+    /// Sends every answer the core has to the request waiting for it.
+    fn answer(&mut self, pending: &mut Pending) {
+        while let Some(response) = self.core.poll_response() {
+            let status = response.reply.status();
+            if (400..500).contains(&status) && status != 404 && status != 409 && status != 410 {
+                debug!(session = %self.id, status, reply = %response.reply, "refused a request");
+            }
+            if let Some(i) = pending.iter().position(|(id, _)| *id == response.request) {
+                let (_, reply) = pending.swap_remove(i);
+                // The HTTP side may have given up already; then there is nobody to tell.
+                let _ = reply.send(response.reply);
+            }
+        }
+    }
+}
+
+/// Why the task woke up.
+enum Wake {
+    Request(Option<Exchange>),
+    Outgoing(Option<Outgoing>),
+    Timer,
+    Aborted(RequestId),
+    HandlerDone(Result<(), tokio::task::JoinError>),
+    Shutdown,
+}
+
+/// Reads the clock again after a wake-up (the loop's `now` was taken before sleeping).
+fn now_after_wake() -> std::time::Instant {
+    now()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves with the first pending request whose HTTP side went away (the client
+/// disconnected while its poll or `POST` was held), removing it from `pending`.
+async fn aborted(pending: &mut Pending) -> RequestId {
+    poll_fn(|cx| {
+        let closed = pending
+            .iter_mut()
+            .position(|(_, reply)| reply.poll_closed(cx).is_ready());
+        match closed {
+            Some(i) => Poll::Ready(pending.swap_remove(i).0),
+            None => Poll::Pending,
+        }
+    })
+    .await
+}

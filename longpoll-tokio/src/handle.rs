@@ -1,0 +1,76 @@
+//! The handle an application (or an adapter) uses to forward HTTP exchanges to a session.
+
+use bytes::Bytes;
+use longpoll_core::{Config, Reply, SessionId, SessionParams};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// One protocol request for an existing session, already parsed from HTTP (adapters build it
+/// from [`longpoll_core::Route`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRequest {
+    /// `GET {base}/{id}?ack=N`.
+    Poll {
+        /// Server messages the client has received.
+        ack: u64,
+    },
+    /// `POST {base}/{id}?seq=N` with its body, read under the body limit.
+    Send {
+        /// Sequence number of the first frame.
+        seq: u64,
+        /// The frames.
+        body: Bytes,
+    },
+    /// `DELETE {base}/{id}`.
+    Close,
+}
+
+/// A request on its way to the session task, with the way back for its answer.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub(crate) request: SessionRequest,
+    pub(crate) reply: oneshot::Sender<Reply>,
+}
+
+/// Forwards requests to one session. Cheap to clone; keep it wherever you keep sessions.
+///
+/// This is the primitive the project started from: the application stores handles itself and
+/// hands each request to [`exchange`](SessionHandle::exchange). Framework adapters wrap it to
+/// take and return their own request and response types.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub(crate) id: SessionId,
+    pub(crate) requests: mpsc::Sender<Exchange>,
+    pub(crate) config: Arc<Config>,
+}
+
+impl SessionHandle {
+    /// The session's id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// What to answer `POST {base}` with: the id, timeouts and limits a client needs
+    /// ([`SessionParams::to_json`] gives the JSON).
+    pub fn params(&self) -> SessionParams {
+        SessionParams::new(self.id, &self.config)
+    }
+
+    /// Whether the session task has ended (the session is forgotten; requests get `404`).
+    pub fn is_finished(&self) -> bool {
+        self.requests.is_closed()
+    }
+
+    /// Hands one request to the session and waits for its answer. A poll may wait up to the
+    /// poll timeout. If the session task has ended, the answer is `404`.
+    ///
+    /// Cancel safe in the protocol's sense: dropping the future is how a client disconnect
+    /// reaches the session, which then forgets the request.
+    pub async fn exchange(&self, request: SessionRequest) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        if self.requests.send(Exchange { request, reply }).await.is_err() {
+            return Reply::NotFound;
+        }
+        answer.await.unwrap_or(Reply::NotFound)
+    }
+}
