@@ -67,6 +67,8 @@ pub enum BadRequest {
     Query(QueryError),
     /// The body is not a valid frame sequence.
     Frames(FrameError),
+    /// The body could not be read (the connection failed while it was being received).
+    UnreadableBody,
     /// The poll acknowledges messages that were never sent.
     AckBeyondSent {
         /// The `ack` received.
@@ -174,6 +176,9 @@ impl fmt::Display for Reply {
             Reply::NoContent => f.write_str("no content"),
             Reply::BadRequest(BadRequest::Query(e)) => write!(f, "bad request: {e}"),
             Reply::BadRequest(BadRequest::Frames(e)) => write!(f, "bad request: {e}"),
+            Reply::BadRequest(BadRequest::UnreadableBody) => {
+                f.write_str("bad request: the body could not be read")
+            }
             Reply::BadRequest(BadRequest::AckBeyondSent { ack, sent }) => write!(
                 f,
                 "bad request: ack={ack} but only {sent} messages were sent"

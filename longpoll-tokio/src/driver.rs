@@ -78,9 +78,10 @@ impl Driver {
                 }
             }
             self.answer(&mut pending);
-            // Finished: past the `410` period. Leave even if the application never took the
-            // close event (it had the whole period to); a task must not outlive its session.
-            if self.core.is_finished() {
+            // Closed and the application told: nothing is left to do here (a registry answers
+            // `410` for the id from now on). If the application does not take the close
+            // event, wait at most the `410` period for it; a task must not outlive that.
+            if self.core.is_closed() && (closed_delivered || self.core.is_finished()) {
                 if !closed_delivered {
                     debug!(session = %self.id, "application never took the close event");
                 }
@@ -135,9 +136,10 @@ impl Driver {
                 }
             }
         }
-        // Requests still waiting (none should be) learn the session is gone.
+        // Requests still waiting (none should be: the core answers held requests when it
+        // closes) learn the session is gone.
         for (_, reply) in pending.drain(..) {
-            let _ = reply.send(Reply::NotFound);
+            let _ = reply.send(Reply::Gone);
         }
         if !handler_done {
             self.handler.abort();

@@ -56,21 +56,29 @@ impl SessionHandle {
         SessionParams::new(self.id, &self.config)
     }
 
-    /// Whether the session task has ended (the session is forgotten; requests get `404`).
+    /// The largest `POST` body the session takes (adapters read bodies under this limit).
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
+    }
+
+    /// Whether the session task has ended (the session is closed; requests get `410`).
     pub fn is_finished(&self) -> bool {
         self.requests.is_closed()
     }
 
     /// Hands one request to the session and waits for its answer. A poll may wait up to the
-    /// poll timeout. If the session task has ended, the answer is `404`.
+    /// poll timeout. Once the session has ended the answer is `410` (`204` for `DELETE`, so
+    /// a retried close succeeds).
     ///
     /// Cancel safe in the protocol's sense: dropping the future is how a client disconnect
     /// reaches the session, which then forgets the request.
     pub async fn exchange(&self, request: SessionRequest) -> Reply {
+        let is_close = request == SessionRequest::Close;
+        let gone = || if is_close { Reply::NoContent } else { Reply::Gone };
         let (reply, answer) = oneshot::channel();
         if self.requests.send(Exchange { request, reply }).await.is_err() {
-            return Reply::NotFound;
+            return gone();
         }
-        answer.await.unwrap_or(Reply::NotFound)
+        answer.await.unwrap_or_else(|_| gone())
     }
 }

@@ -37,5 +37,5 @@ pub use handle::{SessionHandle, SessionRequest};
 pub use longpoll::LongPoll;
 pub use longpoll_core::{CloseFrame, CloseReason, Config, SessionId, Utf8Bytes, close_code};
 pub use message::Message;
-pub use registry::{Mount, OpenError, Registry};
+pub use registry::{Lookup, Mount, OpenError, Registry};
 pub use session::Session;

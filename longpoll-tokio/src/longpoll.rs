@@ -2,6 +2,7 @@
 
 use crate::driver::Driver;
 use crate::handle::SessionHandle;
+use crate::registry::{Mount, Registry};
 use crate::session::{self, Session, Side};
 use longpoll_core::config::ConfigError;
 use longpoll_core::{Config, ServerSession, SessionId};
@@ -79,6 +80,16 @@ impl LongPoll {
     {
         let id = crate::id::random_session_id().expect("the OS random source is available");
         self.spawn(id, handler, None)
+    }
+
+    /// Protocol v1 ready to mount: a fresh [`Registry`] (no cap on sessions) and `handler`
+    /// for every session opened through it. Framework adapters take the result.
+    pub fn mount<H, F>(self, handler: H) -> Mount
+    where
+        H: Fn(Session) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Mount::new(Registry::new(self, None), handler)
     }
 
     /// Closes every session started from this `LongPoll` (or its clones) with code 1001

@@ -6,20 +6,22 @@ use crate::longpoll::LongPoll;
 use crate::session::Session;
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, Route, SessionId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::time::Instant;
 use tracing::warn;
 
 /// How long a client is told to wait before opening again when the registry is full.
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Sessions by id. Opening adds one; a session removes itself when its task ends (closed and
-/// past its `410` period, or abandoned and idle-timed-out), whether its handler returned,
-/// panicked, or is still running.
+/// Sessions by id. Opening adds one; a session leaves when it closes (the client closed, the
+/// application closed, the idle timeout reaped it), whether its handler returned, panicked,
+/// or is still running. Its id is then remembered for [`Config::gone_timeout`] so requests
+/// for it get `410 Gone` rather than `404`.
 ///
 /// ```
 /// use longpoll_tokio::{LongPoll, Registry};
@@ -37,8 +39,40 @@ pub struct Registry {
 
 struct Inner {
     longpoll: LongPoll,
-    sessions: Mutex<HashMap<SessionId, SessionHandle>>,
+    sessions: Mutex<Sessions>,
     max_sessions: Option<usize>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    live: HashMap<SessionId, SessionHandle>,
+    /// Ids of closed sessions and when to forget them, oldest first (every session has the
+    /// same `gone_timeout`, so insertion order is expiry order).
+    gone: VecDeque<(Instant, SessionId)>,
+    gone_ids: HashSet<SessionId>,
+}
+
+impl Sessions {
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some((expiry, id)) = self.gone.front().copied() {
+            if expiry > now {
+                break;
+            }
+            self.gone.pop_front();
+            self.gone_ids.remove(&id);
+        }
+    }
+}
+
+/// What a registry knows of an id.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A session that is open (or closing).
+    Live(SessionHandle),
+    /// A session that closed within the last [`Config::gone_timeout`].
+    Gone,
+    /// No session has this id (or it closed long ago).
+    Unknown,
 }
 
 impl fmt::Debug for Registry {
@@ -80,7 +114,7 @@ impl Registry {
         Registry {
             inner: Arc::new(Inner {
                 longpoll,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(Sessions::default()),
                 max_sessions,
             }),
         }
@@ -98,38 +132,60 @@ impl Registry {
         F: Future<Output = ()> + Send + 'static,
     {
         let mut sessions = self.lock();
+        sessions.forget_expired(Instant::now());
         if let Some(max) = self.inner.max_sessions
-            && sessions.len() >= max
+            && sessions.live.len() >= max
         {
             return Err(OpenError::Full { max });
         }
         let id = loop {
             let id = crate::id::random_session_id().map_err(|_| OpenError::NoRandomness)?;
             // 128 random bits never collide in practice; checking costs nothing.
-            if !sessions.contains_key(&id) {
+            if !sessions.live.contains_key(&id) && !sessions.gone_ids.contains(&id) {
                 break id;
             }
         };
         let registry = Arc::downgrade(&self.inner);
-        let on_exit = Box::new(move || forget(&registry, id));
+        let on_exit = Box::new(move || retire(&registry, id));
         let handle = self.inner.longpoll.spawn(id, handler, Some(on_exit));
-        sessions.insert(id, handle.clone());
+        sessions.live.insert(id, handle.clone());
         Ok(handle)
     }
 
-    /// The session with this id, while it exists.
+    /// The open session with this id.
     pub fn get(&self, id: &SessionId) -> Option<SessionHandle> {
-        self.lock().get(id).cloned()
+        self.lock().live.get(id).cloned()
     }
 
-    /// How many sessions exist (open, or closed and still answering `410`).
+    /// Whether the id is an open session, a recently closed one, or unknown.
+    pub fn lookup(&self, id: &SessionId) -> Lookup {
+        let mut sessions = self.lock();
+        if let Some(handle) = sessions.live.get(id) {
+            return Lookup::Live(handle.clone());
+        }
+        sessions.forget_expired(Instant::now());
+        if sessions.gone_ids.contains(id) {
+            Lookup::Gone
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    /// How many sessions are open (closed sessions are not counted).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().live.len()
     }
 
-    /// Whether there are no sessions.
+    /// Whether no session is open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many closed sessions' ids are remembered to answer `410`.
+    pub fn gone_len(&self) -> usize {
+        let mut sessions = self.lock();
+        sessions.forget_expired(Instant::now());
+        sessions.gone.len()
     }
 
     /// Closes every session with code 1001 "going away" (see [`LongPoll::shutdown`]).
@@ -137,7 +193,7 @@ impl Registry {
         self.inner.longpoll.shutdown();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, SessionHandle>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
         // A panic while holding this lock cannot leave the map half-changed (every critical
         // section is a single map operation), so a poisoned lock is still consistent.
         self.inner
@@ -147,13 +203,19 @@ impl Registry {
     }
 }
 
-fn forget(registry: &Weak<Inner>, id: SessionId) {
+/// A session task ended: its id moves from the open sessions to the recently closed ones.
+fn retire(registry: &Weak<Inner>, id: SessionId) {
     if let Some(inner) = registry.upgrade() {
+        let gone_timeout = inner.longpoll.config().gone_timeout;
         let mut sessions = inner
             .sessions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sessions.remove(&id);
+        let now = Instant::now();
+        sessions.forget_expired(now);
+        if sessions.live.remove(&id).is_some() && sessions.gone_ids.insert(id) {
+            sessions.gone.push_back((now + gone_timeout, id));
+        }
     }
 }
 
@@ -207,9 +269,11 @@ impl Mount {
             Route::Send { id, seq } => (id, SessionRequest::Send { seq, body }),
             Route::Close { id } => (id, SessionRequest::Close),
         };
-        match self.registry.get(&id) {
-            Some(handle) => handle.exchange(request).await,
-            None => Reply::NotFound,
+        match self.registry.lookup(&id) {
+            Lookup::Live(handle) => handle.exchange(request).await,
+            Lookup::Gone if request == SessionRequest::Close => Reply::NoContent,
+            Lookup::Gone => Reply::Gone,
+            Lookup::Unknown => Reply::NotFound,
         }
     }
 
