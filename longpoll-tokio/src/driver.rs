@@ -8,7 +8,9 @@ use longpoll_core::{
 };
 use std::future::poll_fn;
 use std::task::Poll;
-use tokio::sync::{mpsc, oneshot};
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +20,7 @@ use tracing::{debug, info, trace};
 pub(crate) struct Driver {
     pub(crate) id: SessionId,
     pub(crate) core: ServerSession,
-    pub(crate) requests: mpsc::Receiver<Exchange>,
+    pub(crate) requests: mpsc::UnboundedReceiver<Exchange>,
     pub(crate) endpoint: SessionEndpoint,
     pub(crate) handler: JoinHandle<()>,
     pub(crate) shutdown: CancellationToken,
@@ -67,14 +69,12 @@ impl Driver {
                 if let Event::Closed(reason) = &event {
                     info!(session = %self.id, %reason, "longpoll session closed");
                 }
-                match self.endpoint.events.try_send(event) {
+                match self.endpoint.events.try_deliver(event) {
                     Ok(()) => closed_delivered |= is_close,
-                    Err(mpsc::error::TrySendError::Full(event)) => {
+                    Err(event) => {
                         undelivered = Some(event);
                         break;
                     }
-                    // The application dropped its stream: nobody listens, drop the event.
-                    Err(mpsc::error::TrySendError::Closed(_)) => closed_delivered |= is_close,
                 }
             }
             self.answer(&mut pending);
@@ -91,17 +91,11 @@ impl Driver {
             let take_outgoing = unsent.is_none() && !app_sink_gone;
             let wait_for_room = undelivered.is_some();
             let wake = tokio::select! {
-                exchange = self.requests.recv(), if requests_open => Wake::Request(exchange),
-                outgoing = self.endpoint.outgoing.recv(), if take_outgoing => Wake::Outgoing(outgoing),
-                permit = self.endpoint.events.reserve(), if wait_for_room => {
-                    let event = undelivered.take();
-                    closed_delivered |= matches!(event, Some(Event::Closed(_)));
-                    // An error means the application dropped its stream: drop the event.
-                    if let (Ok(permit), Some(event)) = (permit, event) {
-                        permit.send(event);
-                    }
-                    continue;
-                }
+                exchange = self.requests.next(), if requests_open => Wake::Request(exchange),
+                outgoing = self.endpoint.outgoing.next(), if take_outgoing => Wake::Outgoing(outgoing),
+                // Room for the waiting event (or nobody listens any more): the loop's top
+                // hands it over.
+                _ = self.endpoint.events.room(), if wait_for_room => continue,
                 () = sleep_until(deadline) => Wake::Timer,
                 request = aborted(&mut pending) => Wake::Aborted(request),
                 result = &mut self.handler, if !handler_done => Wake::HandlerDone(result),

@@ -3,7 +3,8 @@
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, SessionId, SessionParams};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use futures_channel::mpsc;
+use tokio::sync::oneshot;
 
 /// One protocol request for an existing session, already parsed from HTTP (adapters build it
 /// from [`longpoll_core::Route`]).
@@ -40,7 +41,7 @@ pub(crate) struct Exchange {
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     pub(crate) id: SessionId,
-    pub(crate) requests: mpsc::Sender<Exchange>,
+    pub(crate) requests: mpsc::UnboundedSender<Exchange>,
     pub(crate) config: Arc<Config>,
 }
 
@@ -76,7 +77,8 @@ impl SessionHandle {
         let is_close = request == SessionRequest::Close;
         let gone = || if is_close { Reply::NoContent } else { Reply::Gone };
         let (reply, answer) = oneshot::channel();
-        if self.requests.send(Exchange { request, reply }).await.is_err() {
+        // Unbounded, but never long: each queued request is an HTTP request in flight.
+        if self.requests.unbounded_send(Exchange { request, reply }).is_err() {
             return gone();
         }
         answer.await.unwrap_or_else(|_| gone())

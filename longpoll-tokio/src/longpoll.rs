@@ -8,13 +8,8 @@ use longpoll_core::config::ConfigError;
 use longpoll_core::{Config, ServerSession, SessionId};
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span};
-
-/// Requests queued for one session before `exchange` waits (a client has at most a poll and
-/// a `POST` in flight; the rest is retries and stale duplicates).
-const REQUEST_QUEUE: usize = 8;
 
 /// Starts server sessions with one configuration.
 ///
@@ -111,7 +106,7 @@ impl LongPoll {
         let now = tokio::time::Instant::now().into_std();
         let (session, endpoint) =
             session::channel(id.to_string(), Side::Server, self.config.max_message_bytes);
-        let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (requests_tx, requests_rx) = futures_channel::mpsc::unbounded();
         let span = info_span!("longpoll_session", session = %id);
         let handler = tokio::spawn(handler(session).instrument(span.clone()));
         let driver = Driver {

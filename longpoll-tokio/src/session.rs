@@ -7,10 +7,10 @@ use futures_sink::Sink;
 use futures_util::{SinkExt, StreamExt};
 use longpoll_core::{CloseFrame, CloseReason, Event};
 use std::sync::Arc;
+use futures_channel::mpsc;
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::sync::mpsc;
-use tokio_util::sync::PollSender;
 
 /// Which end of the protocol a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub struct Session {
     id: Arc<str>,
     side: Side,
     events: mpsc::Receiver<Event>,
-    outgoing: PollSender<Outgoing>,
+    outgoing: mpsc::Sender<Outgoing>,
     max_message_bytes: usize,
     reason: Option<CloseReason>,
     terminated: bool,
@@ -82,11 +82,45 @@ pub struct Session {
 /// need this; it is public so other drivers can build a [`Session`].
 #[derive(Debug)]
 pub struct SessionEndpoint {
-    /// Events for the application, in order. Send [`Event::Closed`] last.
-    pub events: mpsc::Sender<Event>,
-    /// What the application sends. `None` from `recv` means the application dropped its
-    /// sending half.
-    pub outgoing: mpsc::Receiver<Outgoing>,
+    /// Where events for the application go, in order; [`Event::Closed`] last.
+    pub events: EventSender,
+    /// What the application sends.
+    pub outgoing: OutgoingReceiver,
+}
+
+/// The driver's side of the application's event stream.
+#[derive(Debug)]
+pub struct EventSender(mpsc::Sender<Event>);
+
+impl EventSender {
+    /// Hands an event to the application. Gives it back when the application's buffer is
+    /// full (wait for [`room`](Self::room)); drops it when the application has dropped its
+    /// stream (nobody listens).
+    pub fn try_deliver(&mut self, event: Event) -> Result<(), Event> {
+        match self.0.try_send(event) {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_full() => Err(error.into_inner()),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Waits until the application's buffer has room for one more event. Returns at once
+    /// (false) if the application dropped its stream.
+    pub async fn room(&mut self) -> bool {
+        poll_fn(|cx| self.0.poll_ready(cx)).await.is_ok()
+    }
+}
+
+/// The driver's side of what the application sends.
+#[derive(Debug)]
+pub struct OutgoingReceiver(mpsc::Receiver<Outgoing>);
+
+impl OutgoingReceiver {
+    /// The next thing the application sends; `None` once it dropped its sending half.
+    /// Cancel safe.
+    pub async fn next(&mut self) -> Option<Outgoing> {
+        self.0.next().await
+    }
 }
 
 /// Messages buffered between the application and the driver, each way, beyond the protocol
@@ -102,22 +136,25 @@ pub fn channel(
     side: Side,
     max_message_bytes: usize,
 ) -> (Session, SessionEndpoint) {
+    // futures-channel's queues allocate per message, not a block of slots up front: an idle
+    // session costs a few hundred bytes here instead of kilobytes.
     let (events_tx, events_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    // One slot: the driver takes a message only when the protocol has room for it, so
-    // `send` waits on the protocol's limits rather than on a deep channel.
-    let (outgoing_tx, outgoing_rx) = mpsc::channel(1);
+    // One slot (the buffer of 0 plus the one sender's own): the driver takes a message only
+    // when the protocol has room for it, so `send` waits on the protocol's limits rather
+    // than on a deep channel.
+    let (outgoing_tx, outgoing_rx) = mpsc::channel(0);
     let session = Session {
         id: id.into(),
         side,
         events: events_rx,
-        outgoing: PollSender::new(outgoing_tx),
+        outgoing: outgoing_tx,
         max_message_bytes,
         reason: None,
         terminated: false,
     };
     let endpoint = SessionEndpoint {
-        events: events_tx,
-        outgoing: outgoing_rx,
+        events: EventSender(events_tx),
+        outgoing: OutgoingReceiver(outgoing_rx),
     };
     (session, endpoint)
 }
@@ -170,7 +207,7 @@ impl Stream for Session {
         if self.terminated {
             return Poll::Ready(None);
         }
-        match ready!(self.events.poll_recv(cx)) {
+        match ready!(self.events.poll_next_unpin(cx)) {
             Some(Event::Message(message)) => Poll::Ready(Some(Ok(message.into()))),
             Some(Event::Closed(reason)) => Poll::Ready(self.end_item(reason)),
             // The driver went away without a close (its runtime is shutting down).
@@ -192,7 +229,7 @@ impl Sink<Message> for Session {
     type Error = Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.outgoing.poll_reserve(cx).map_err(|_| Error::Closed)
+        self.outgoing.poll_ready(cx).map_err(|_| Error::Closed)
     }
 
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
@@ -202,20 +239,18 @@ impl Sink<Message> for Session {
             Message::Close(frame) => {
                 return self
                     .outgoing
-                    .send_item(Outgoing::Close(frame))
+                    .start_send(Outgoing::Close(frame))
                     .map_err(|_| Error::Closed);
             }
         };
         if item.len() > self.max_message_bytes {
-            // Give the reserved slot back so the next send can use it.
-            self.outgoing.abort_send();
             return Err(Error::TooLarge {
                 len: item.len(),
                 max: self.max_message_bytes,
             });
         }
         self.outgoing
-            .send_item(Outgoing::Message(item))
+            .start_send(Outgoing::Message(item))
             .map_err(|_| Error::Closed)
     }
 
@@ -229,13 +264,10 @@ impl Sink<Message> for Session {
         if self.outgoing.is_closed() {
             return Poll::Ready(Ok(()));
         }
-        match ready!(self.outgoing.poll_reserve(cx)) {
-            Ok(()) => {
-                let _ = self.outgoing.send_item(Outgoing::Close(None));
-            }
-            Err(_) => return Poll::Ready(Ok(())),
+        if ready!(self.outgoing.poll_ready(cx)).is_ok() {
+            let _ = self.outgoing.start_send(Outgoing::Close(None));
         }
-        self.outgoing.close();
+        self.outgoing.close_channel();
         Poll::Ready(Ok(()))
     }
 }
