@@ -59,7 +59,10 @@ async fn a_poll_with_nothing_to_send_is_held_then_answered_204() {
     let answer = poll(address, BASE, &id, 0).await;
     assert_eq!(answer.status, 204);
     assert!(answer.body.is_empty());
-    assert!(started.elapsed() >= Duration::from_millis(350), "held for the poll timeout");
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "held for the poll timeout"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +83,12 @@ async fn a_512_kib_message_round_trips() {
     let id = open(address, BASE).await;
     let payload: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
     let frame = binary(payload);
-    assert_eq!(post_frames(address, BASE, &id, 0, std::slice::from_ref(&frame)).await.status, 204);
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, std::slice::from_ref(&frame))
+            .await
+            .status,
+        204
+    );
     assert_eq!(collect(address, BASE, &id, 0, 1).await, vec![frame]);
 }
 
@@ -142,19 +150,40 @@ async fn oversize_posts_are_413_and_the_session_stays_fine() {
     let target = format!("{BASE}/{id}?seq=0");
     let ct = ("Content-Type", "application/octet-stream");
     // Declared too long.
-    assert_eq!(http(address, "POST", &target, &[ct], &big).await.status, 413);
+    assert_eq!(
+        http(address, "POST", &target, &[ct], &big).await.status,
+        413
+    );
     // Streamed without a length (chunked), found too long while reading.
     let chunked = chunk(&big);
-    let answer = http(address, "POST", &target, &[ct, ("Transfer-Encoding", "chunked")], &chunked).await;
+    let answer = http(
+        address,
+        "POST",
+        &target,
+        &[ct, ("Transfer-Encoding", "chunked")],
+        &chunked,
+    )
+    .await;
     assert_eq!(answer.status, 413, "{answer:?}");
     // A frame claiming more than the message limit, in a small body.
     let claim = encode(&[binary(vec![1u8; 10])]);
     let mut claim = claim;
     claim[1..5].copy_from_slice(&5000u32.to_be_bytes());
-    assert_eq!(http(address, "POST", &target, &[ct], &claim).await.status, 413);
+    assert_eq!(
+        http(address, "POST", &target, &[ct], &claim).await.status,
+        413
+    );
     // The session is untouched.
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("still here")]).await.status, 204);
-    assert_eq!(collect(address, BASE, &id, 0, 1).await, vec![text("still here")]);
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("still here")])
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        collect(address, BASE, &id, 0, 1).await,
+        vec![text("still here")]
+    );
 }
 
 fn chunk(body: &[u8]) -> Vec<u8> {
@@ -174,28 +203,101 @@ async fn every_refusal_has_its_status_and_harms_nothing() {
     let id = open(address, BASE).await;
     let session = format!("{BASE}/{id}");
     let ct = ("Content-Type", "application/octet-stream");
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
-        ("POST", format!("{session}?seq=0"), vec![("Content-Type", "text/plain")], encode(&[text("x")]), 415),
-        ("POST", format!("{session}?seq=0"), vec![], encode(&[text("x")]), 415),
-        ("POST", format!("{session}"), vec![ct], encode(&[text("x")]), 400),
-        ("POST", format!("{session}?seq=-1"), vec![ct], encode(&[text("x")]), 400),
-        ("POST", format!("{session}?seq=0"), vec![ct], b"\x01\x00\x00\x00\x05hi".to_vec(), 400),
-        ("POST", format!("{session}?seq=0"), vec![ct], b"\x09\x00\x00\x00\x00".to_vec(), 400),
-        ("POST", format!("{session}?seq=0"), vec![ct], b"\x01\x00\x00\x00\x01\xff".to_vec(), 400),
-        ("POST", format!("{session}?seq=5"), vec![ct], encode(&[text("x")]), 409),
-        ("GET", format!("{session}"), vec![], vec![], 400),
+    // (method, target, headers, body, expected status)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![("Content-Type", "text/plain")],
+            encode(&[text("x")]),
+            415,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![],
+            encode(&[text("x")]),
+            415,
+        ),
+        ("POST", session.clone(), vec![ct], encode(&[text("x")]), 400),
+        (
+            "POST",
+            format!("{session}?seq=-1"),
+            vec![ct],
+            encode(&[text("x")]),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![ct],
+            b"\x01\x00\x00\x00\x05hi".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![ct],
+            b"\x09\x00\x00\x00\x00".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![ct],
+            b"\x01\x00\x00\x00\x01\xff".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=5"),
+            vec![ct],
+            encode(&[text("x")]),
+            409,
+        ),
+        ("GET", session.clone(), vec![], vec![], 400),
         ("GET", format!("{session}?ack=abc"), vec![], vec![], 400),
         ("GET", format!("{session}?ack=1"), vec![], vec![], 400),
-        ("GET", format!("{session}?ack=18446744073709551616"), vec![], vec![], 400),
-        ("PUT", format!("{session}"), vec![], vec![], 405),
+        (
+            "GET",
+            format!("{session}?ack=18446744073709551616"),
+            vec![],
+            vec![],
+            400,
+        ),
+        ("PUT", session.clone(), vec![], vec![], 405),
         ("GET", BASE.to_string(), vec![], vec![], 405),
-        ("GET", format!("{BASE}/0123456789abcdef0123456789abcdef?ack=0"), vec![], vec![], 404),
-        ("GET", format!("{BASE}/not-an-id?ack=0"), vec![], vec![], 404),
-        ("GET", format!("{BASE}/{id}/extra?ack=0"), vec![], vec![], 404),
+        (
+            "GET",
+            format!("{BASE}/0123456789abcdef0123456789abcdef?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
+        (
+            "GET",
+            format!("{BASE}/not-an-id?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
+        (
+            "GET",
+            format!("{BASE}/{id}/extra?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
     ];
     for (method, target, headers, body, status) in cases {
         let answer = http(address, method, &target, &headers, &body).await;
-        assert_eq!(answer.status, status, "{method} {target}: {}", answer.text());
+        assert_eq!(
+            answer.status,
+            status,
+            "{method} {target}: {}",
+            answer.text()
+        );
         assert_eq!(answer.header("cache-control"), Some("no-store"));
         if status == 405 {
             assert!(answer.header("allow").is_some());
@@ -205,7 +307,12 @@ async fn every_refusal_has_its_status_and_harms_nothing() {
         }
     }
     // After all that, the session works and nothing was delivered.
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("ok")]).await.status, 204);
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("ok")])
+            .await
+            .status,
+        204
+    );
     assert_eq!(collect(address, BASE, &id, 0, 1).await, vec![text("ok")]);
 }
 
@@ -214,35 +321,66 @@ async fn delete_closes_and_later_requests_are_410() {
     let (address, registry) = echo_server(quick_config()).await;
     let id = open(address, BASE).await;
     let session = format!("{BASE}/{id}");
-    assert_eq!(http(address, "DELETE", &session, &[], b"").await.status, 204);
+    assert_eq!(
+        http(address, "DELETE", &session, &[], b"").await.status,
+        204
+    );
     wait_until(|| registry.is_empty(), Duration::from_secs(5)).await;
     assert_eq!(poll(address, BASE, &id, 0).await.status, 410);
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("late")]).await.status, 410);
-    assert_eq!(http(address, "DELETE", &session, &[], b"").await.status, 204, "DELETE is idempotent");
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("late")])
+            .await
+            .status,
+        410
+    );
+    assert_eq!(
+        http(address, "DELETE", &session, &[], b"").await.status,
+        204,
+        "DELETE is idempotent"
+    );
 }
 
 #[tokio::test]
 async fn close_me_delivers_what_came_before_then_the_close_frame() {
     let (address, _) = echo_server(quick_config()).await;
     let id = open(address, BASE).await;
-    let sent = [text("one"), binary(Bytes::from_static(b"two")), text("close-me")];
+    let sent = [
+        text("one"),
+        binary(Bytes::from_static(b"two")),
+        text("close-me"),
+    ];
     assert_eq!(post_frames(address, BASE, &id, 0, &sent).await.status, 204);
     let frames = collect(address, BASE, &id, 0, 3).await;
-    assert_eq!(frames, vec![text("one"), binary(Bytes::from_static(b"two")), close(4000, "requested")]);
+    assert_eq!(
+        frames,
+        vec![
+            text("one"),
+            binary(Bytes::from_static(b"two")),
+            close(4000, "requested")
+        ]
+    );
     // Acknowledging the close frame completes the close.
     assert_eq!(poll(address, BASE, &id, 3).await.status, 410);
 }
 
 #[tokio::test]
 async fn a_server_close_flushes_queued_messages_first() {
-    let mount = LongPoll::new(quick_config()).unwrap().mount(|mut session| async move {
-        for i in 0..5 {
-            session.send(Message::from(format!("queued {i}"))).await.unwrap();
-        }
-        session.close(Some(CloseFrame::new(4001, "done"))).await.unwrap();
-        // Whatever the client does next, the stream ends.
-        while session.recv().await.is_some() {}
-    });
+    let mount = LongPoll::new(quick_config())
+        .unwrap()
+        .mount(|mut session| async move {
+            for i in 0..5 {
+                session
+                    .send(Message::from(format!("queued {i}")))
+                    .await
+                    .unwrap();
+            }
+            session
+                .close(Some(CloseFrame::new(4001, "done")))
+                .await
+                .unwrap();
+            // Whatever the client does next, the stream ends.
+            while session.recv().await.is_some() {}
+        });
     let (router, _) = echo::router_for(mount);
     let address = serve(router).await;
     let id = open(address, BASE).await;
@@ -254,26 +392,34 @@ async fn a_server_close_flushes_queued_messages_first() {
 
 #[tokio::test]
 async fn a_panicking_handler_closes_its_session_and_the_server_keeps_serving() {
-    let mount = LongPoll::new(quick_config()).unwrap().mount(|mut session| async move {
-        if let Some(Ok(Message::Text(text))) = session.recv().await
-            && text.as_str() == "panic"
-        {
-            panic!("the handler panics on purpose");
-        }
-        echo::echo(session).await;
-    });
+    let mount = LongPoll::new(quick_config())
+        .unwrap()
+        .mount(|mut session| async move {
+            if let Some(Ok(Message::Text(text))) = session.recv().await
+                && text.as_str() == "panic"
+            {
+                panic!("the handler panics on purpose");
+            }
+            echo::echo(session).await;
+        });
     let (router, registry) = echo::router_for(mount);
     let address = serve(router).await;
     let doomed = open(address, BASE).await;
     post_frames(address, BASE, &doomed, 0, &[text("panic")]).await;
     let frames = collect(address, BASE, &doomed, 0, 1).await;
-    assert_eq!(frames, vec![close(close_code::INTERNAL_ERROR, "handler panicked")]);
+    assert_eq!(
+        frames,
+        vec![close(close_code::INTERNAL_ERROR, "handler panicked")]
+    );
     assert_eq!(poll(address, BASE, &doomed, 1).await.status, 410);
     wait_until(|| registry.is_empty(), Duration::from_secs(5)).await;
     // A new session on the same server works.
     let fine = open(address, BASE).await;
     post_frames(address, BASE, &fine, 0, &[text("first"), text("hello")]).await;
-    assert_eq!(collect(address, BASE, &fine, 0, 1).await, vec![text("hello")]);
+    assert_eq!(
+        collect(address, BASE, &fine, 0, 1).await,
+        vec![text("hello")]
+    );
 }
 
 #[tokio::test]
@@ -292,14 +438,24 @@ async fn a_thousand_abandoned_sessions_are_reaped_within_the_idle_timeout() {
     wait_until(|| registry.is_empty(), idle + Duration::from_secs(2)).await;
     let took = opened.elapsed();
     println!("1000 abandoned sessions reaped {took:?} after the last open (idle timeout {idle:?})");
-    assert!(took >= idle - Duration::from_millis(50), "reaped before the idle timeout: {took:?}");
-    assert_eq!(poll(address, BASE, &ids[0], 0).await.status, 410, "a reaped id is gone");
+    assert!(
+        took >= idle - Duration::from_millis(50),
+        "reaped before the idle timeout: {took:?}"
+    );
+    assert_eq!(
+        poll(address, BASE, &ids[0], 0).await.status,
+        410,
+        "a reaped id is gone"
+    );
 }
 
 async fn wait_until(condition: impl Fn() -> bool, limit: Duration) {
     let started = Instant::now();
     while !condition() {
-        assert!(started.elapsed() < limit, "condition not met within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -61,7 +61,10 @@ pub fn router(mount: Mount) -> Router {
 
 async fn serve(State(mount): State<Mount>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let route = match longpoll_core::route(
         parts.method.as_str(),
         parts.uri.path(),
@@ -89,18 +92,27 @@ pub trait SessionHandleExt {
     /// `DELETE` closes; anything else gets its refusal status. The body of a `POST` is read
     /// under the session's body limit (`413` past it). Never fails: every outcome, including
     /// "this session is gone" (`404`), is a response.
-    fn send(&mut self, request: Request) -> impl Future<Output = Result<Response, Infallible>> + Send;
+    fn send(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send;
 }
 
 impl SessionHandleExt for SessionHandle {
     async fn send(&mut self, request: Request) -> Result<Response, Infallible> {
         let (parts, body) = request.into_parts();
-        let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let operation =
-            match longpoll_core::route::operation(parts.method.as_str(), parts.uri.query(), content_type) {
-                Ok(operation) => operation,
-                Err(reply) => return Ok(into_response(reply)),
-            };
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let operation = match longpoll_core::route::operation(
+            parts.method.as_str(),
+            parts.uri.query(),
+            content_type,
+        ) {
+            Ok(operation) => operation,
+            Err(reply) => return Ok(into_response(reply)),
+        };
         let request = match operation {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
@@ -137,12 +149,15 @@ pub async fn read_body(body: Body, headers: &http::HeaderMap, max: usize) -> Res
 /// Turns a protocol answer into an axum response.
 pub fn into_response(reply: Reply) -> Response {
     let mut response = Response::new(Body::from(reply.body()));
-    *response.status_mut() =
-        http::StatusCode::from_u16(reply.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = http::StatusCode::from_u16(reply.status())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (name, value) in reply.headers() {
         // Names and values come from the core: fixed ASCII, always valid.
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             headers.insert(name, value);
         }
     }

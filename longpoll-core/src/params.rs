@@ -331,7 +331,8 @@ mod tests {
 
     #[test]
     fn a_bare_string_is_an_id_with_default_limits() {
-        let params = SessionParams::from_json(r#" "0196a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" "#).unwrap();
+        let params =
+            SessionParams::from_json(r#" "0196a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" "#).unwrap();
         assert_eq!(params.id, "0196a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b");
         assert_eq!(params.poll_timeout, Config::default().poll_timeout);
         for bad in [r#""a/b""#, r#""""#, r#""a" x"#, r#""a\"b""#] {

@@ -3,13 +3,13 @@
 
 use crate::handle::{Exchange, SessionRequest};
 use crate::session::{Outgoing, SessionEndpoint};
+use futures_channel::mpsc;
+use futures_util::StreamExt;
 use longpoll_core::{
     CloseFrame, Event, Reply, RequestId, SendError, ServerSession, SessionId, close_code,
 };
 use std::future::poll_fn;
 use std::task::Poll;
-use futures_channel::mpsc;
-use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -50,13 +50,12 @@ impl Driver {
         let mut shutting_down = false;
         loop {
             let now = now();
+            // Closed or too large: the session is closing and the message cannot go; full:
+            // keep it until an acknowledgement makes room.
             if let Some(message) = unsent.take()
-                && let Err(error) = self.core.send(now, message)
+                && let Err(SendError::Full(message)) = self.core.send(now, message)
             {
-                if let SendError::Full(message) = error {
-                    unsent = Some(message);
-                }
-                // Closed or too large: the session is closing; the message cannot go.
+                unsent = Some(message);
             }
             self.answer(&mut pending);
             // Hand events over while the application has room.
@@ -64,7 +63,9 @@ impl Driver {
                 if undelivered.is_none() {
                     undelivered = self.core.poll_event(now);
                 }
-                let Some(event) = undelivered.take() else { break };
+                let Some(event) = undelivered.take() else {
+                    break;
+                };
                 let is_close = matches!(event, Event::Closed(_));
                 if let Event::Closed(reason) = &event {
                     info!(session = %self.id, %reason, "longpoll session closed");
@@ -135,9 +136,8 @@ impl Driver {
         for (_, reply) in pending.drain(..) {
             let _ = reply.send(Reply::Gone);
         }
-        if !handler_done {
-            self.handler.abort();
-        }
+        // The handler keeps running: it still has to read the end of its stream, and what it
+        // does after that is the application's business (dropping a `JoinHandle` detaches).
         if let Some(on_exit) = self.on_exit.take() {
             on_exit();
         }

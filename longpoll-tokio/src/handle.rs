@@ -1,9 +1,9 @@
 //! The handle an application (or an adapter) uses to forward HTTP exchanges to a session.
 
 use bytes::Bytes;
+use futures_channel::mpsc;
 use longpoll_core::{Config, Reply, SessionId, SessionParams};
 use std::sync::Arc;
-use futures_channel::mpsc;
 use tokio::sync::oneshot;
 
 /// One protocol request for an existing session, already parsed from HTTP (adapters build it
@@ -75,10 +75,20 @@ impl SessionHandle {
     /// reaches the session, which then forgets the request.
     pub async fn exchange(&self, request: SessionRequest) -> Reply {
         let is_close = request == SessionRequest::Close;
-        let gone = || if is_close { Reply::NoContent } else { Reply::Gone };
+        let gone = || {
+            if is_close {
+                Reply::NoContent
+            } else {
+                Reply::Gone
+            }
+        };
         let (reply, answer) = oneshot::channel();
         // Unbounded, but never long: each queued request is an HTTP request in flight.
-        if self.requests.unbounded_send(Exchange { request, reply }).is_err() {
+        if self
+            .requests
+            .unbounded_send(Exchange { request, reply })
+            .is_err()
+        {
             return gone();
         }
         answer.await.unwrap_or_else(|_| gone())

@@ -234,7 +234,9 @@ pub struct Mount {
 
 impl fmt::Debug for Mount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mount").field("registry", &self.registry).finish()
+        f.debug_struct("Mount")
+            .field("registry", &self.registry)
+            .finish()
     }
 }
 

@@ -2,14 +2,14 @@
 //! messages to send, like axum's `WebSocket`.
 
 use crate::{Error, Message};
+use futures_channel::mpsc;
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
 use futures_util::{SinkExt, StreamExt};
 use longpoll_core::{CloseFrame, CloseReason, Event};
-use std::sync::Arc;
-use futures_channel::mpsc;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 /// Which end of the protocol a session is.

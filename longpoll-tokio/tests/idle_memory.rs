@@ -32,7 +32,9 @@ async fn measure(n: usize) -> Figures {
     let config = Arc::new(Config::default());
     let start = std::time::Instant::now();
     let before = rss_bytes();
-    let cores: Vec<ServerSession> = (0..n).map(|_| ServerSession::new(start, config.clone())).collect();
+    let cores: Vec<ServerSession> = (0..n)
+        .map(|_| ServerSession::new(start, config.clone()))
+        .collect();
     let core_only = (rss_bytes() - before) as f64 / n as f64;
     drop(cores);
 
@@ -64,7 +66,11 @@ async fn measure(n: usize) -> Figures {
     for poll in polls {
         let _ = poll.await;
     }
-    Figures { core_only, sessions, with_parked_poll }
+    Figures {
+        core_only,
+        sessions,
+        with_parked_poll,
+    }
 }
 
 fn report(n: usize, f: &Figures) {

@@ -13,7 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Serves `router` on 127.0.0.1 at an ephemeral port until the test ends.
 pub async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("serve");
@@ -40,8 +42,15 @@ impl Raw {
     /// The frames of a `200` poll answer, with the seq of the first.
     pub fn frames(&self) -> (u64, Vec<Frame>) {
         assert_eq!(self.status, 200, "expected frames, got {self:?}");
-        let seq = self.header("longpoll-seq").expect("Longpoll-Seq").parse().expect("number");
-        (seq, decode_body(self.body.clone(), usize::MAX, usize::MAX).expect("valid frames"))
+        let seq = self
+            .header("longpoll-seq")
+            .expect("Longpoll-Seq")
+            .parse()
+            .expect("number");
+        (
+            seq,
+            decode_body(self.body.clone(), usize::MAX, usize::MAX).expect("valid frames"),
+        )
     }
 
     pub fn text(&self) -> String {
@@ -57,7 +66,8 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Raw {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -100,7 +110,11 @@ pub fn parse_response(raw: &[u8]) -> Raw {
     let chunked = headers
         .iter()
         .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
     Raw {
         status,
         headers,
@@ -110,13 +124,10 @@ pub fn parse_response(raw: &[u8]) -> Raw {
 
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&rest[..line_end]).split(';').next().unwrap_or("0").trim(),
-            16,
-        )
-        .unwrap_or(0);
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
         rest = &rest[line_end + 2..];
         if size == 0 || rest.len() < size {
             break;
@@ -136,7 +147,13 @@ pub async fn open(address: SocketAddr, base: &str) -> String {
 }
 
 /// `POST {base}/{id}?seq=N` with these frames.
-pub async fn post_frames(address: SocketAddr, base: &str, id: &str, seq: u64, frames: &[Frame]) -> Raw {
+pub async fn post_frames(
+    address: SocketAddr,
+    base: &str,
+    id: &str,
+    seq: u64,
+    frames: &[Frame],
+) -> Raw {
     let body = encode(frames);
     http(
         address,
@@ -174,7 +191,13 @@ pub fn close(code: u16, reason: &str) -> Frame {
 }
 
 /// Polls until `count` frames have arrived (from `ack` on), acknowledging as it goes.
-pub async fn collect(address: SocketAddr, base: &str, id: &str, mut ack: u64, count: usize) -> Vec<Frame> {
+pub async fn collect(
+    address: SocketAddr,
+    base: &str,
+    id: &str,
+    mut ack: u64,
+    count: usize,
+) -> Vec<Frame> {
     let mut frames = Vec::new();
     while frames.len() < count {
         let answer = poll(address, base, id, ack).await;
