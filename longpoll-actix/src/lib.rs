@@ -1,2 +1,150 @@
-//! **Not implemented yet.** This crate will mount protocol v1 on actix-web 4. It exports
-//! nothing today; see the project README's roadmap.
+//! actix-web 4 adapter for [longpoll](longpoll_tokio): HTTP long-polling sessions that behave
+//! like WebSockets and never lose a message.
+//!
+//! **Batteries included**: [`scope`] mounts protocol v1 (open, poll, send, close) under a
+//! path, with a registry, secure ids and reaping:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use futures_util::{SinkExt, StreamExt};
+//! use longpoll_actix::{LongPoll, Message};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let mount = LongPoll::default().mount(|session| async move {
+//!     let (mut tx, mut rx) = session.split();
+//!     while let Some(Ok(message)) = rx.next().await {
+//!         if matches!(message, Message::Close(_)) || tx.send(message).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! });
+//! HttpServer::new(move || App::new().service(longpoll_actix::scope("/longpoll", mount.clone())))
+//!     .bind("127.0.0.1:3000")?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+//!
+//! **The primitive**: keep [`SessionHandle`]s yourself and answer a session's requests with
+//! [`respond`].
+//!
+//! actix runs one single-threaded runtime per worker. A session's task lives on the worker
+//! that opened it; its handle is `Send`, so requests for it may arrive on any worker.
+//! actix's `PayloadConfig` does not apply to a raw [`web::Payload`], so bodies are read here
+//! under the session's body limit, refusing with `413` as soon as it is passed.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, Scope, web};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use longpoll_core::reply::{BadRequest, TooLarge};
+use longpoll_core::route::Operation;
+use longpoll_core::{Reply, Route};
+
+pub use longpoll_tokio::{
+    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, Registry, Session,
+    SessionHandle, SessionRequest, Utf8Bytes, close_code,
+};
+
+/// A scope that answers protocol v1 at `path` (`POST {path}` opens, `{path}/{id}` polls,
+/// sends and closes). Any method, path or query it does not expect gets the status
+/// `PROTOCOL.md` names.
+pub fn scope(path: &str, mount: Mount) -> Scope {
+    let base: std::sync::Arc<str> = path.trim_end_matches('/').into();
+    web::scope(path)
+        .app_data(web::Data::new(Mounted { mount, base }))
+        .default_service(web::to(serve))
+}
+
+struct Mounted {
+    mount: Mount,
+    base: std::sync::Arc<str>,
+}
+
+async fn serve(request: HttpRequest, payload: web::Payload, mounted: web::Data<Mounted>) -> HttpResponse {
+    let below = request.path().strip_prefix(&*mounted.base).unwrap_or("");
+    let route = match longpoll_core::route(
+        request.method().as_str(),
+        below,
+        query(&request),
+        content_type(&request),
+    ) {
+        Ok(route) => route,
+        Err(reply) => return into_response(reply),
+    };
+    let body = match route {
+        Route::Send { .. } => {
+            match read_body(&request, payload, mounted.mount.config().max_body_bytes).await {
+                Ok(body) => body,
+                Err(reply) => return into_response(reply),
+            }
+        }
+        _ => Bytes::new(),
+    };
+    into_response(mounted.mount.dispatch(route, body).await)
+}
+
+/// Answers one request of a session you keep yourself (the primitive path): `GET ?ack=N`
+/// polls, `POST ?seq=N` sends, `DELETE` closes; anything else gets its refusal status.
+/// Never fails: "this session is gone" is a `410`/`404` response too.
+pub async fn respond(handle: &SessionHandle, request: &HttpRequest, payload: web::Payload) -> HttpResponse {
+    let operation = match longpoll_core::route::operation(
+        request.method().as_str(),
+        query(request),
+        content_type(request),
+    ) {
+        Ok(operation) => operation,
+        Err(reply) => return into_response(reply),
+    };
+    let session_request = match operation {
+        Operation::Poll { ack } => SessionRequest::Poll { ack },
+        Operation::Close => SessionRequest::Close,
+        Operation::Send { seq } => match read_body(request, payload, handle.max_body_bytes()).await {
+            Ok(body) => SessionRequest::Send { seq, body },
+            Err(reply) => return into_response(reply),
+        },
+    };
+    into_response(handle.exchange(session_request).await)
+}
+
+fn query(request: &HttpRequest) -> Option<&str> {
+    Some(request.query_string()).filter(|q| !q.is_empty())
+}
+
+fn content_type(request: &HttpRequest) -> Option<&str> {
+    request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a request body under `max` bytes: refused with `413` up front from
+/// `Content-Length`, or as soon as the streamed body passes the limit.
+pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Bytes, Reply> {
+    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::with_capacity(declared.map_or(0, |len| len as usize));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Reply::BadRequest(BadRequest::UnreadableBody))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Turns a protocol answer into an actix response.
+pub fn into_response(reply: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in reply.headers() {
+        response.insert_header((name, value));
+    }
+    response.body(reply.body())
+}

@@ -1,0 +1,41 @@
+//! `cargo run -p longpoll-examples --bin echo-actix -- --listen 127.0.0.1:3000`
+//!
+//! Protocol v1 at `/longpoll` on actix-web (two workers); echoes every message; `close-me`
+//! closes with 4000. Ctrl-C closes every session ("going away"), answers held polls, exits.
+
+use clap::Parser;
+use longpoll_examples::actix_server;
+use longpoll_examples::cli::EchoArgs;
+use tracing::info;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = EchoArgs::parse();
+    let listener = std::net::TcpListener::bind(args.listen)?;
+    let server = actix_server::spawn(listener, args.config()?)?;
+    info!(address = %server.address, "echo-actix listening");
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    ctrlc_channel(stop_tx)?;
+    let _ = stop_rx.recv();
+    info!("shutting down: closing every session");
+    server.stop();
+    info!("bye");
+    Ok(())
+}
+
+/// Sends once on `stop` when Ctrl-C arrives (a small tokio runtime waits for the signal).
+fn ctrlc_channel(stop: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        let _ = stop.send(());
+    });
+    Ok(())
+}
