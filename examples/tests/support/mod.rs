@@ -77,14 +77,26 @@ pub async fn http(
     head.push_str("\r\n");
     let mut stream = TcpStream::connect(address).await.expect("connect");
     stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(body).await.expect("write body");
+    // A server may answer (413, say) and close before the whole body is sent; read its
+    // answer all the same.
+    let _ = stream.write_all(body).await;
     read_response(&mut stream).await
 }
 
 /// Reads a response to EOF and parses it (Content-Length or chunked bodies).
 pub async fn read_response(stream: &mut TcpStream) -> Raw {
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw))
+    let mut buf = [0u8; 64 * 1024];
+    // Read to EOF; a reset after the answer arrived (the server closed early) still counts.
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
         .await
         .expect("response within 60 s");
     parse_response(&raw)
