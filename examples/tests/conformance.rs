@@ -2,9 +2,9 @@
 //! echo server over real TCP on 127.0.0.1: axum, hyper, actix-web, and the custom runtime
 //! without tokio. Prints which servers it ran against.
 
-mod support;
 #[path = "conformance/suite.rs"]
 mod suite;
+mod support;
 
 use longpoll_examples::cli::EchoArgs;
 use longpoll_examples::{actix_server, echo};
@@ -35,10 +35,18 @@ async fn every_server_passes_the_same_suite() {
     let axum = start_axum().await;
     let (actix, actix_server) = start_actix();
     let servers = [("axum", axum), ("actix", actix)];
-    let runs = servers.iter().map(|(name, address)| async move { (*name, suite::run(name, *address).await) });
+    let runs = servers
+        .iter()
+        .map(|(name, address)| async move { (*name, suite::run(name, *address).await) });
     let results = futures_util::future::join_all(runs).await;
     let names: Vec<&str> = results.iter().map(|(name, _)| *name).collect();
     let checks = results[0].1;
-    println!("conformance: {checks} checks passed against {} servers: {}", names.len(), names.join(", "));
-    tokio::task::spawn_blocking(move || actix_server.stop()).await.unwrap();
+    println!(
+        "conformance: {checks} checks passed against {} servers: {}",
+        names.len(),
+        names.join(", ")
+    );
+    tokio::task::spawn_blocking(move || actix_server.stop())
+        .await
+        .unwrap();
 }

@@ -51,7 +51,7 @@ async fn cut_poll_responses_lose_nothing() {
                 percent: 40,
             };
             let proxy = proxy(server.addr, seed, faults).await;
-            let mut session = client().connect(&proxy.base_url()).await.unwrap();
+            let mut session = client().connect(&proxy.url(support::BASE)).await.unwrap();
             for i in 0..MESSAGES {
                 let message = session.recv().await.unwrap().unwrap();
                 assert_eq!(
@@ -89,7 +89,7 @@ async fn echo_through_cuts_and_lost_send_answers_is_exactly_once() {
                 percent: 30,
             };
             let proxy = proxy(server.addr, seed, faults).await;
-            let session = client().connect(&proxy.base_url()).await.unwrap();
+            let session = client().connect(&proxy.url(support::BASE)).await.unwrap();
             let (mut tx, mut rx) = session.split();
             let sender = tokio::spawn(async move {
                 for i in 0..MESSAGES {

@@ -19,21 +19,63 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_millis(1_500);
 /// Runs every check against the server at `address`; returns how many ran.
 pub async fn run(name: &str, address: SocketAddr) -> usize {
     let checks: Vec<(&str, Check)> = vec![
-        ("open", Box::new(|a| Box::pin(open_answers_201_with_parameters(a)))),
-        ("echo", Box::new(|a| Box::pin(text_and_binary_echo_in_order(a)))),
-        ("hold", Box::new(|a| Box::pin(empty_poll_is_held_then_204(a)))),
-        ("order", Box::new(|a| Box::pin(thousand_messages_in_order(a)))),
-        ("large", Box::new(|a| Box::pin(largest_message_round_trips(a)))),
-        ("retry", Box::new(|a| Box::pin(retried_posts_deliver_once(a)))),
-        ("resend", Box::new(|a| Box::pin(lost_poll_answers_are_sent_again(a)))),
-        ("abandoned-poll", Box::new(|a| Box::pin(abandoned_poll_loses_nothing(a)))),
-        ("overlap", Box::new(|a| Box::pin(newer_poll_supersedes_older(a)))),
-        ("limits", Box::new(|a| Box::pin(oversize_is_413_and_harmless(a)))),
-        ("backpressure", Box::new(|a| Box::pin(full_buffers_hold_then_503_and_lose_nothing(a)))),
-        ("refusals", Box::new(|a| Box::pin(refusals_have_their_status(a)))),
+        (
+            "open",
+            Box::new(|a| Box::pin(open_answers_201_with_parameters(a))),
+        ),
+        (
+            "echo",
+            Box::new(|a| Box::pin(text_and_binary_echo_in_order(a))),
+        ),
+        (
+            "hold",
+            Box::new(|a| Box::pin(empty_poll_is_held_then_204(a))),
+        ),
+        (
+            "order",
+            Box::new(|a| Box::pin(thousand_messages_in_order(a))),
+        ),
+        (
+            "large",
+            Box::new(|a| Box::pin(largest_message_round_trips(a))),
+        ),
+        (
+            "retry",
+            Box::new(|a| Box::pin(retried_posts_deliver_once(a))),
+        ),
+        (
+            "resend",
+            Box::new(|a| Box::pin(lost_poll_answers_are_sent_again(a))),
+        ),
+        (
+            "abandoned-poll",
+            Box::new(|a| Box::pin(abandoned_poll_loses_nothing(a))),
+        ),
+        (
+            "overlap",
+            Box::new(|a| Box::pin(newer_poll_supersedes_older(a))),
+        ),
+        (
+            "limits",
+            Box::new(|a| Box::pin(oversize_is_413_and_harmless(a))),
+        ),
+        (
+            "backpressure",
+            Box::new(|a| Box::pin(full_buffers_hold_then_503_and_lose_nothing(a))),
+        ),
+        (
+            "refusals",
+            Box::new(|a| Box::pin(refusals_have_their_status(a))),
+        ),
         ("delete", Box::new(|a| Box::pin(delete_then_410(a)))),
-        ("close", Box::new(|a| Box::pin(close_me_flushes_then_closes(a)))),
-        ("reaping", Box::new(|a| Box::pin(idle_sessions_are_reaped(a)))),
+        (
+            "close",
+            Box::new(|a| Box::pin(close_me_flushes_then_closes(a))),
+        ),
+        (
+            "reaping",
+            Box::new(|a| Box::pin(idle_sessions_are_reaped(a))),
+        ),
     ];
     let count = checks.len();
     for (check, run) in checks {
@@ -51,7 +93,11 @@ type Check = Box<dyn Fn(SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()>
 async fn open_answers_201_with_parameters(address: SocketAddr) {
     let answer = http(address, "POST", BASE, &[], b"").await;
     assert_eq!(answer.status, 201, "{answer:?}");
-    assert!(answer.header("content-type").is_some_and(|v| v.starts_with("application/json")));
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/json"))
+    );
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let params = SessionParams::from_json(&answer.text()).expect("open JSON");
     assert_eq!(params.poll_timeout, POLL_TIMEOUT);
@@ -61,7 +107,12 @@ async fn open_answers_201_with_parameters(address: SocketAddr) {
 
 async fn text_and_binary_echo_in_order(address: SocketAddr) {
     let id = open(address, BASE).await;
-    let sent = vec![text("héllo"), binary(vec![0u8, 255, 7]), text(""), binary(Vec::new())];
+    let sent = vec![
+        text("héllo"),
+        binary(vec![0u8, 255, 7]),
+        text(""),
+        binary(Vec::new()),
+    ];
     assert_eq!(post_frames(address, BASE, &id, 0, &sent).await.status, 204);
     assert_eq!(collect(address, BASE, &id, 0, sent.len()).await, sent);
 }
@@ -73,7 +124,10 @@ async fn empty_poll_is_held_then_204(address: SocketAddr) {
     assert_eq!(answer.status, 204, "{answer:?}");
     assert!(answer.body.is_empty());
     let held = started.elapsed();
-    assert!(held >= POLL_TIMEOUT - Duration::from_millis(50), "held only {held:?}");
+    assert!(
+        held >= POLL_TIMEOUT - Duration::from_millis(50),
+        "held only {held:?}"
+    );
 }
 
 async fn thousand_messages_in_order(address: SocketAddr) {
@@ -97,13 +151,33 @@ async fn largest_message_round_trips(address: SocketAddr) {
 
 async fn retried_posts_deliver_once(address: SocketAddr) {
     let id = open(address, BASE).await;
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("a"), text("b")]).await.status, 204);
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("a"), text("b")])
+            .await
+            .status,
+        204
+    );
     // The answer was lost: the same frames again, and a longer retry overlapping them.
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("a"), text("b")]).await.status, 204);
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("a"), text("b")])
+            .await
+            .status,
+        204
+    );
     let longer = [text("b"), text("c")];
-    assert_eq!(post_frames(address, BASE, &id, 1, &longer).await.status, 204);
-    assert_eq!(collect(address, BASE, &id, 0, 3).await, vec![text("a"), text("b"), text("c")]);
-    assert_eq!(poll(address, BASE, &id, 3).await.status, 204, "nothing came twice");
+    assert_eq!(
+        post_frames(address, BASE, &id, 1, &longer).await.status,
+        204
+    );
+    assert_eq!(
+        collect(address, BASE, &id, 0, 3).await,
+        vec![text("a"), text("b"), text("c")]
+    );
+    assert_eq!(
+        poll(address, BASE, &id, 3).await.status,
+        204,
+        "nothing came twice"
+    );
 }
 
 async fn lost_poll_answers_are_sent_again(address: SocketAddr) {
@@ -113,7 +187,10 @@ async fn lost_poll_answers_are_sent_again(address: SocketAddr) {
     let again = poll(address, BASE, &id, 0).await;
     assert_eq!(again.frames(), (0, first), "same ack, same frames");
     // Acknowledging one releases it; the rest is still there.
-    assert_eq!(poll(address, BASE, &id, 1).await.frames(), (1, vec![text("y")]));
+    assert_eq!(
+        poll(address, BASE, &id, 1).await.frames(),
+        (1, vec![text("y")])
+    );
 }
 
 async fn abandoned_poll_loses_nothing(address: SocketAddr) {
@@ -144,7 +221,11 @@ async fn newer_poll_supersedes_older(address: SocketAddr) {
     assert_eq!(older.status, 409, "{older:?}");
     post_frames(address, BASE, &id, 0, &[text("kept")]).await;
     let newer = newer.await.unwrap();
-    assert_eq!(newer.frames(), (0, vec![text("kept")]), "the session survived the overlap");
+    assert_eq!(
+        newer.frames(),
+        (0, vec![text("kept")]),
+        "the session survived the overlap"
+    );
 }
 
 async fn oversize_is_413_and_harmless(address: SocketAddr) {
@@ -153,12 +234,25 @@ async fn oversize_is_413_and_harmless(address: SocketAddr) {
     let octets = ("Content-Type", "application/octet-stream");
     // A body over the 1 MiB default body limit.
     let big = encode(&[binary(vec![1u8; 600 * 1024]), binary(vec![2u8; 500 * 1024])]);
-    assert_eq!(http(address, "POST", &target, &[octets], &big).await.status, 413);
+    assert_eq!(
+        http(address, "POST", &target, &[octets], &big).await.status,
+        413
+    );
     // A frame claiming more than the message limit.
     let mut claim = encode(&[binary(vec![1u8; 10])]);
     claim[1..5].copy_from_slice(&(600 * 1024u32).to_be_bytes());
-    assert_eq!(http(address, "POST", &target, &[octets], &claim).await.status, 413);
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("fine")]).await.status, 204);
+    assert_eq!(
+        http(address, "POST", &target, &[octets], &claim)
+            .await
+            .status,
+        413
+    );
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("fine")])
+            .await
+            .status,
+        204
+    );
     assert_eq!(collect(address, BASE, &id, 0, 1).await, vec![text("fine")]);
 }
 
@@ -181,7 +275,11 @@ async fn full_buffers_hold_then_503_and_lose_nothing(address: SocketAddr) {
         }
     }
     let refused = refused.expect("the buffers must fill up and refuse with 503");
-    assert!(refused.header("retry-after").is_some_and(|v| v.parse::<u64>().is_ok()));
+    assert!(
+        refused
+            .header("retry-after")
+            .is_some_and(|v| v.parse::<u64>().is_ok())
+    );
     // Draining the echoes makes room; the refused batch then goes through, and every message
     // arrives once, in order.
     let mut ack = 0;
@@ -190,7 +288,11 @@ async fn full_buffers_hold_then_503_and_lose_nothing(address: SocketAddr) {
     while ack < total {
         if accepted < total {
             let batch: Vec<Frame> = (accepted..total).map(|i| text(&i.to_string())).collect();
-            if post_frames(address, BASE, &id, accepted, &batch).await.status == 204 {
+            if post_frames(address, BASE, &id, accepted, &batch)
+                .await
+                .status
+                == 204
+            {
                 accepted = total;
             }
         }
@@ -199,7 +301,11 @@ async fn full_buffers_hold_then_503_and_lose_nothing(address: SocketAddr) {
             let (first, frames) = answer.frames();
             assert_eq!(first, ack);
             for (i, frame) in frames.iter().enumerate() {
-                assert_eq!(*frame, text(&(ack + i as u64).to_string()), "in order, once");
+                assert_eq!(
+                    *frame,
+                    text(&(ack + i as u64).to_string()),
+                    "in order, once"
+                );
             }
             ack += frames.len() as u64;
         }
@@ -213,52 +319,166 @@ async fn refusals_have_their_status(address: SocketAddr) {
     let x = encode(&[text("x")]);
     type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
     let cases: Vec<Case> = vec![
-        ("POST", format!("{session}?seq=0"), vec![("Content-Type", "text/plain")], x.clone(), 415),
-        ("POST", format!("{session}?seq=0"), vec![("Content-Type", "application/x-www-form-urlencoded")], x.clone(), 415),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![("Content-Type", "text/plain")],
+            x.clone(),
+            415,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![("Content-Type", "application/x-www-form-urlencoded")],
+            x.clone(),
+            415,
+        ),
         ("POST", session.clone(), vec![octets], x.clone(), 400),
-        ("POST", format!("{session}?seq=x"), vec![octets], x.clone(), 400),
-        ("POST", format!("{session}?seq=0"), vec![octets], b"\x01\x00\x00\x00\x05hi".to_vec(), 400),
-        ("POST", format!("{session}?seq=0"), vec![octets], b"\x09\x00\x00\x00\x00".to_vec(), 400),
-        ("POST", format!("{session}?seq=0"), vec![octets], b"\x01\x00\x00\x00\x01\xff".to_vec(), 400),
-        ("POST", format!("{session}?seq=0"), vec![octets], b"\x03\x00\x00\x00\x01\x03".to_vec(), 400),
-        ("POST", format!("{session}?seq=7"), vec![octets], x.clone(), 409),
+        (
+            "POST",
+            format!("{session}?seq=x"),
+            vec![octets],
+            x.clone(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![octets],
+            b"\x01\x00\x00\x00\x05hi".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![octets],
+            b"\x09\x00\x00\x00\x00".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![octets],
+            b"\x01\x00\x00\x00\x01\xff".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=0"),
+            vec![octets],
+            b"\x03\x00\x00\x00\x01\x03".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{session}?seq=7"),
+            vec![octets],
+            x.clone(),
+            409,
+        ),
         ("GET", session.clone(), vec![], vec![], 400),
         ("GET", format!("{session}?ack=-1"), vec![], vec![], 400),
         ("GET", format!("{session}?ack=1"), vec![], vec![], 400),
-        ("GET", format!("{session}?ack=99999999999999999999"), vec![], vec![], 400),
+        (
+            "GET",
+            format!("{session}?ack=99999999999999999999"),
+            vec![],
+            vec![],
+            400,
+        ),
         ("PUT", session.clone(), vec![], vec![], 405),
         ("PATCH", session.clone(), vec![], vec![], 405),
         ("GET", BASE.to_string(), vec![], vec![], 405),
         ("DELETE", BASE.to_string(), vec![], vec![], 405),
-        ("GET", format!("{BASE}/0123456789abcdef0123456789abcdef?ack=0"), vec![], vec![], 404),
-        ("POST", format!("{BASE}/0123456789abcdef0123456789abcdef?seq=0"), vec![octets], x.clone(), 404),
-        ("DELETE", format!("{BASE}/0123456789abcdef0123456789abcdef"), vec![], vec![], 404),
-        ("GET", format!("{BASE}/not-an-id?ack=0"), vec![], vec![], 404),
-        ("GET", format!("{BASE}/../etc/passwd?ack=0"), vec![], vec![], 404),
+        (
+            "GET",
+            format!("{BASE}/0123456789abcdef0123456789abcdef?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
+        (
+            "POST",
+            format!("{BASE}/0123456789abcdef0123456789abcdef?seq=0"),
+            vec![octets],
+            x.clone(),
+            404,
+        ),
+        (
+            "DELETE",
+            format!("{BASE}/0123456789abcdef0123456789abcdef"),
+            vec![],
+            vec![],
+            404,
+        ),
+        (
+            "GET",
+            format!("{BASE}/not-an-id?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
+        (
+            "GET",
+            format!("{BASE}/../etc/passwd?ack=0"),
+            vec![],
+            vec![],
+            404,
+        ),
         ("GET", format!("{session}/more?ack=0"), vec![], vec![], 404),
     ];
     for (method, target, headers, body, status) in cases {
         let answer = http(address, method, &target, &headers, &body).await;
-        assert_eq!(answer.status, status, "{method} {target}: {}", answer.text());
-        assert_eq!(answer.header("cache-control"), Some("no-store"), "{method} {target}");
+        assert_eq!(
+            answer.status,
+            status,
+            "{method} {target}: {}",
+            answer.text()
+        );
+        assert_eq!(
+            answer.header("cache-control"),
+            Some("no-store"),
+            "{method} {target}"
+        );
         match status {
             405 => assert!(answer.header("allow").is_some(), "{method} {target}: Allow"),
             409 => assert_eq!(answer.header("longpoll-expected-seq"), Some("0")),
             _ => {}
         }
     }
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("ok")]).await.status, 204);
-    assert_eq!(collect(address, BASE, &id, 0, 1).await, vec![text("ok")], "nothing was harmed");
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("ok")])
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        collect(address, BASE, &id, 0, 1).await,
+        vec![text("ok")],
+        "nothing was harmed"
+    );
 }
 
 async fn delete_then_410(address: SocketAddr) {
     let id = open(address, BASE).await;
     let session = format!("{BASE}/{id}");
-    assert_eq!(http(address, "DELETE", &session, &[], b"").await.status, 204);
+    assert_eq!(
+        http(address, "DELETE", &session, &[], b"").await.status,
+        204
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(poll(address, BASE, &id, 0).await.status, 410);
-    assert_eq!(post_frames(address, BASE, &id, 0, &[text("late")]).await.status, 410);
-    assert_eq!(http(address, "DELETE", &session, &[], b"").await.status, 204, "idempotent");
+    assert_eq!(
+        post_frames(address, BASE, &id, 0, &[text("late")])
+            .await
+            .status,
+        410
+    );
+    assert_eq!(
+        http(address, "DELETE", &session, &[], b"").await.status,
+        204,
+        "idempotent"
+    );
 }
 
 async fn close_me_flushes_then_closes(address: SocketAddr) {
@@ -266,9 +486,21 @@ async fn close_me_flushes_then_closes(address: SocketAddr) {
     let sent = [text("one"), binary(b"two".to_vec()), text("close-me")];
     assert_eq!(post_frames(address, BASE, &id, 0, &sent).await.status, 204);
     let frames = collect(address, BASE, &id, 0, 3).await;
-    assert_eq!(frames, vec![text("one"), binary(b"two".to_vec()), close(4000, "requested")]);
+    assert_eq!(
+        frames,
+        vec![
+            text("one"),
+            binary(b"two".to_vec()),
+            close(4000, "requested")
+        ]
+    );
     // POSTs are refused while closing; acknowledging the close frame completes it.
-    assert_eq!(post_frames(address, BASE, &id, 3, &[text("late")]).await.status, 410);
+    assert_eq!(
+        post_frames(address, BASE, &id, 3, &[text("late")])
+            .await
+            .status,
+        410
+    );
     assert_eq!(poll(address, BASE, &id, 3).await.status, 410);
 }
 
@@ -281,5 +513,9 @@ async fn idle_sessions_are_reaped(address: SocketAddr) {
         let answer = poll(address, BASE, &kept, 0).await;
         assert_eq!(answer.status, 204, "the polled session lives: {answer:?}");
     }
-    assert_eq!(poll(address, BASE, &id, 0).await.status, 410, "the idle session was reaped");
+    assert_eq!(
+        poll(address, BASE, &id, 0).await.status,
+        410,
+        "the idle session was reaped"
+    );
 }
