@@ -5,5 +5,7 @@
 //! - `seed` (`src/bin/seed.rs`): the program from the post that started the project, using
 //!   the primitive (the application keeps session handles itself).
 
+pub mod actix_server;
 pub mod cli;
 pub mod echo;
+pub mod hyper_server;

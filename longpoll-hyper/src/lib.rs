@@ -1,2 +1,367 @@
-//! **Not implemented yet.** This crate will serve protocol v1 as a hyper 1.x `Service` and
-//! hold the Rust client. It exports nothing today; see the project README's roadmap.
+//! hyper 1.x adapter for [longpoll](longpoll_tokio): HTTP long-polling sessions that behave
+//! like WebSockets and never lose a message.
+//!
+//! Two ways to mount protocol v1 (see `PROTOCOL.md`):
+//!
+//! **Batteries included**: [`LongPollService`] is a [`hyper::service::Service`] that answers
+//! open, poll, send and close for every session under a mount path, with a registry, secure
+//! ids and reaping. Any other path gets `404`: to serve your own pages on the same server,
+//! route around it (call it for the paths [`LongPollService::handles`] and your own service
+//! for the rest) or wrap it in your own service.
+//!
+//! hyper leaves the slowloris defences to you. The example sets the ones people forget:
+//! a header read timeout (it needs a timer, or hyper panics; it also closes idle keep-alive
+//! connections), HTTP/2 keep-alive pings that drop dead peers, and a bound on waiting for the
+//! first byte (the `auto` builder sniffs the protocol before hyper's header timer starts).
+//! hyper has no body read timeout, so the service bounds the time a `POST` body may take
+//! ([`DEFAULT_BODY_TIMEOUT`], `408` past it). One gap remains: hyper has no idle timeout for
+//! HTTP/2 connections, so a peer that answers pings but sends no request is kept until it
+//! leaves or the server shuts down.
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+//! use hyper_util::server::conn::auto;
+//! use longpoll_hyper::{LongPoll, LongPollService, Message};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let longpoll = LongPoll::default().mount(|session| async move {
+//!     let (mut tx, mut rx) = session.split();
+//!     while let Some(Ok(message)) = rx.next().await {
+//!         if matches!(message, Message::Close(_)) || tx.send(message).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! });
+//! let service = LongPollService::new("/longpoll", longpoll);
+//!
+//! // HTTP/1.1 and HTTP/2 on one port: `auto` tells them apart by HTTP/2's preface.
+//! let mut builder = auto::Builder::new(TokioExecutor::new());
+//! builder
+//!     .http1()
+//!     .timer(TokioTimer::new())
+//!     .header_read_timeout(Duration::from_secs(10));
+//! builder
+//!     .http2()
+//!     .timer(TokioTimer::new())
+//!     .keep_alive_interval(Duration::from_secs(20))
+//!     .keep_alive_timeout(Duration::from_secs(10));
+//! let builder = Arc::new(builder);
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let (builder, service) = (builder.clone(), service.clone());
+//!     tokio::spawn(async move {
+//!         // Say nothing, get nothing: hyper's header timer starts after the first byte.
+//!         let first_byte = tokio::time::timeout(Duration::from_secs(10), stream.readable());
+//!         if matches!(first_byte.await, Ok(Ok(()))) {
+//!             let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+//!         }
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! `longpoll-examples` has the same loop with graceful shutdown (`src/hyper_server.rs`).
+//!
+//! **The primitive**: start a session with [`LongPoll::connect`], keep its
+//! [`SessionHandle`] in your own state, and forward each of that session's requests with
+//! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use longpoll_core::reply::{BadRequest, TooLarge};
+use longpoll_core::route::Operation;
+use longpoll_core::{Reply, Route};
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use longpoll_tokio::{
+    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, Registry, Session,
+    SessionHandle, SessionRequest, Utf8Bytes, close_code,
+};
+
+/// How long a `POST` body may take to arrive before the request is refused with
+/// `408 Request Timeout` (clients retry it) and its connection closed.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The future of [`LongPollService::call`](hyper::service::Service::call).
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+
+/// A hyper [`Service`](hyper::service::Service) answering protocol v1 under a mount path:
+/// `POST {base}` opens, `{base}/{id}` polls, sends and closes. Requests outside the mount
+/// path get `404`. Cheap to clone: clone it into each connection.
+#[derive(Debug, Clone)]
+pub struct LongPollService {
+    mount: Mount,
+    base: Arc<str>,
+    body_timeout: Option<Duration>,
+}
+
+impl LongPollService {
+    /// Serves `mount` under `base` (`"/longpoll"`: a trailing `/` is ignored; `""` or `"/"`
+    /// mounts at the root).
+    ///
+    /// # Panics
+    ///
+    /// If `base` is not empty and does not start with `/`, or contains `?` or `#`.
+    pub fn new(base: &str, mount: Mount) -> Self {
+        assert!(
+            (base.is_empty() || base.starts_with('/')) && !base.contains(['?', '#']),
+            "longpoll mount path {base:?} must be empty or an absolute path without query"
+        );
+        LongPollService {
+            mount,
+            base: base.trim_end_matches('/').into(),
+            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
+        }
+    }
+
+    /// Sets how long a `POST` body may take to arrive ([`DEFAULT_BODY_TIMEOUT`] unless set;
+    /// `None` waits forever).
+    pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.body_timeout = timeout.into();
+        self
+    }
+
+    /// The mount path (without a trailing `/`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The mount behind this service (its registry shuts every session down).
+    pub fn mount(&self) -> &Mount {
+        &self.mount
+    }
+
+    /// Whether a request path is this service's: the mount path, or below it. Use it to
+    /// serve your own pages beside the protocol:
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    /// use http_body_util::Full;
+    /// use hyper::body::Incoming;
+    /// use hyper::service::{Service, service_fn};
+    /// use hyper::{Request, Response};
+    /// use longpoll_hyper::{LongPoll, LongPollService};
+    ///
+    /// # fn demo() {
+    /// let longpoll = LongPollService::new("/longpoll", LongPoll::default().mount(|_| async {}));
+    /// let app = service_fn(move |request: Request<Incoming>| {
+    ///     let longpoll = longpoll.clone();
+    ///     async move {
+    ///         if longpoll.handles(request.uri().path()) {
+    ///             return longpoll.call(request).await;
+    ///         }
+    ///         Ok(Response::new(Full::new(Bytes::from_static(b"my own page"))))
+    ///     }
+    /// });
+    /// // Serve `app` like the service in the crate example.
+    /// # let _ = app;
+    /// # }
+    /// ```
+    pub fn handles(&self, path: &str) -> bool {
+        self.below_base(path).is_some()
+    }
+
+    fn below_base<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let rest = path.strip_prefix(&*self.base)?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    async fn respond<B>(self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let Some(path) = self.below_base(parts.uri.path()) else {
+            return into_response(Reply::NotFound);
+        };
+        let route = match longpoll_core::route(
+            parts.method.as_str(),
+            path,
+            parts.uri.query(),
+            content_type(&parts.headers),
+        ) {
+            Ok(route) => route,
+            Err(reply) => return into_response(reply),
+        };
+        let body = match route {
+            Route::Send { .. } => {
+                let max = self.mount.config().max_body_bytes;
+                match read_body_within(body, &parts.headers, max, self.body_timeout).await {
+                    Ok(body) => body,
+                    Err(response) => return response,
+                }
+            }
+            _ => Bytes::new(),
+        };
+        into_response(self.mount.dispatch(route, body).await)
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for LongPollService
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, request: Request<B>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.respond(request).await) })
+    }
+}
+
+/// Forwarding requests to a session you keep yourself (the primitive path).
+pub trait SessionHandleExt {
+    /// Answers one HTTP request of this session: `GET ?ack=N` polls, `POST ?seq=N` sends,
+    /// `DELETE` closes; anything else gets its refusal status. The body of a `POST` is read
+    /// under the session's body limit (`413` past it) within [`DEFAULT_BODY_TIMEOUT`] (`408`
+    /// past it). Never fails: every outcome, including "this session is gone" (`410`), is a
+    /// response.
+    fn send<B>(
+        &mut self,
+        request: Request<B>,
+    ) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send
+    where
+        B: Body + Send,
+        B::Data: Send,
+        B::Error: Into<BoxError>;
+}
+
+impl SessionHandleExt for SessionHandle {
+    async fn send<B>(&mut self, request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+    where
+        B: Body + Send,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let operation = match longpoll_core::route::operation(
+            parts.method.as_str(),
+            parts.uri.query(),
+            content_type(&parts.headers),
+        ) {
+            Ok(operation) => operation,
+            Err(reply) => return Ok(into_response(reply)),
+        };
+        let request = match operation {
+            Operation::Poll { ack } => SessionRequest::Poll { ack },
+            Operation::Close => SessionRequest::Close,
+            Operation::Send { seq } => {
+                let max = self.max_body_bytes();
+                match read_body_within(body, &parts.headers, max, Some(DEFAULT_BODY_TIMEOUT)).await
+                {
+                    Ok(body) => SessionRequest::Send { seq, body },
+                    Err(response) => return Ok(response),
+                }
+            }
+        };
+        Ok(into_response(self.exchange(request).await))
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
+/// `Content-Length` or size hint, or while streaming when there is none). A body that fails
+/// while arriving is `400`.
+pub async fn read_body<B>(body: B, headers: &HeaderMap, max: usize) -> Result<Bytes, Reply>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) || body.size_hint().lower() > max as u64 {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(Reply::BadRequest(BadRequest::UnreadableBody)),
+    }
+}
+
+/// [`read_body`] within `timeout`; the error is the response to send.
+async fn read_body_within<B>(
+    body: B,
+    headers: &HeaderMap,
+    max: usize,
+    timeout: Option<Duration>,
+) -> Result<Bytes, Response<Full<Bytes>>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let read = read_body(body, headers, max);
+    let result = match timeout {
+        Some(timeout) => match tokio::time::timeout(timeout, read).await {
+            Ok(result) => result,
+            Err(_) => return Err(request_timeout()),
+        },
+        None => read.await,
+    };
+    result.map_err(into_response)
+}
+
+/// `408`: the body did not arrive in time. Not a protocol reply (the core never sees the
+/// request); clients treat it like any failure and retry. hyper closes an HTTP/1 connection
+/// whose request body was left unread.
+fn request_timeout() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(
+        b"the request body did not arrive in time\n",
+    )));
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Turns a protocol answer into a hyper response.
+pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(reply.body()));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in reply.headers() {
+        // Names and values come from the core: fixed ASCII, always valid.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
