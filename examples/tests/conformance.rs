@@ -7,7 +7,7 @@ mod suite;
 mod support;
 
 use longpoll_examples::cli::EchoArgs;
-use longpoll_examples::{actix_server, echo};
+use longpoll_examples::{actix_server, echo, hyper_server};
 use std::net::SocketAddr;
 
 fn args() -> EchoArgs {
@@ -24,6 +24,20 @@ async fn start_axum() -> SocketAddr {
     support::serve(router).await
 }
 
+async fn start_hyper() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mount = longpoll_tokio::LongPoll::new(args().config().unwrap())
+        .unwrap()
+        .mount(echo::echo);
+    tokio::spawn(hyper_server::serve(
+        listener,
+        mount,
+        std::future::pending::<()>(),
+    ));
+    address
+}
+
 fn start_actix() -> (SocketAddr, actix_server::RunningActix) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server = actix_server::spawn(listener, args().config().unwrap()).unwrap();
@@ -33,8 +47,9 @@ fn start_actix() -> (SocketAddr, actix_server::RunningActix) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_passes_the_same_suite() {
     let axum = start_axum().await;
+    let hyper = start_hyper().await;
     let (actix, actix_server) = start_actix();
-    let servers = [("axum", axum), ("actix", actix)];
+    let servers = [("axum", axum), ("hyper", hyper), ("actix", actix)];
     let runs = servers
         .iter()
         .map(|(name, address)| async move { (*name, suite::run(name, *address).await) });
