@@ -205,7 +205,7 @@ impl Slot {
 /// use longpoll_core::client::{ClientOutput, RequestKind, ServerAnswer};
 /// use longpoll_core::{ClientSession, Config, Event, Message, SessionId, SessionParams};
 ///
-/// let now = Instant::now();
+/// # let now = longpoll_testkit::driver_clock(); // the driver's clock
 /// let params = SessionParams::new(SessionId::from_bytes([7; 16]), &Config::default());
 /// let mut client = ClientSession::new(now, params, Default::default(), 42);
 ///

@@ -43,7 +43,8 @@
 //! use std::time::{Duration, Instant};
 //! use longpoll_core::{Reply, ServerSession};
 //!
-//! let mut now = Instant::now(); // taken by the driver, never by the core
+//! # let mut now = longpoll_testkit::driver_clock();
+//! // `now` comes from the driver's clock; the core never reads one.
 //! let mut session = ServerSession::new(now, Default::default());
 //! let poll = session.handle_poll(now, 0);
 //! assert_eq!(session.poll_response(), None); // held: nothing to send yet

@@ -36,7 +36,8 @@ pub struct Response {
 /// use bytes::Bytes;
 /// use longpoll_core::{Event, Message, Reply, ServerSession};
 ///
-/// let start = Instant::now(); // the driver's clock; the core never reads one
+/// # let start = longpoll_testkit::driver_clock();
+/// // `start` is a reading of the driver's clock; the core never reads one.
 /// let mut session = ServerSession::new(start, Default::default());
 ///
 /// // A poll with nothing to send is held...

@@ -1,5 +1,6 @@
 //! Test tools shared by the project's test suites (not published): a seeded TCP proxy that
-//! injects faults between a longpoll client and server over 127.0.0.1.
+//! injects faults between a longpoll client and server over 127.0.0.1, and a clock reading
+//! for `longpoll-core`'s documentation examples (the core itself never reads a clock).
 //!
 //! The proxy cuts poll responses mid-body and swallows answers to sends, each at most a
 //! bounded number of times, from a seed, so a failing schedule replays.
@@ -229,4 +230,10 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, state: Arc<ProxyStat
         () = up => {}
         () = down => {}
     }
+}
+
+/// A reading of the real clock, for examples that play the driver's part: `longpoll-core`
+/// takes every instant from its caller and never reads a clock itself.
+pub fn driver_clock() -> std::time::Instant {
+    std::time::Instant::now()
 }
