@@ -38,6 +38,17 @@ async fn start_hyper() -> SocketAddr {
     address
 }
 
+fn start_custom() -> (SocketAddr, longpoll_example_custom::RunningServer) {
+    let args = longpoll_example_custom::Args {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        poll_timeout_ms: Some(suite::POLL_TIMEOUT.as_millis() as u64),
+        idle_timeout_ms: Some(suite::IDLE_TIMEOUT.as_millis() as u64),
+        max_body_bytes: None,
+    };
+    let server = longpoll_example_custom::spawn(args).unwrap();
+    (server.local_addr(), server)
+}
+
 fn start_actix() -> (SocketAddr, actix_server::RunningActix) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server = actix_server::spawn(listener, args().config().unwrap()).unwrap();
@@ -49,7 +60,13 @@ async fn every_server_passes_the_same_suite() {
     let axum = start_axum().await;
     let hyper = start_hyper().await;
     let (actix, actix_server) = start_actix();
-    let servers = [("axum", axum), ("hyper", hyper), ("actix", actix)];
+    let (custom, custom_server) = start_custom();
+    let servers = [
+        ("axum", axum),
+        ("hyper", hyper),
+        ("actix", actix),
+        ("custom (no tokio)", custom),
+    ];
     let runs = servers
         .iter()
         .map(|(name, address)| async move { (*name, suite::run(name, *address).await) });

@@ -11,8 +11,7 @@ use tracing::info;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = EchoArgs::parse();
@@ -30,7 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Sends once on `stop` when Ctrl-C arrives (a small tokio runtime waits for the signal).
 fn ctrlc_channel(stop: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::spawn(move || {
         runtime.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
