@@ -723,8 +723,9 @@ impl ClientSession {
         self.fail(which, Some(saturating_add(now, delay)));
     }
 
-    /// Exponential backoff with jitter in [50%, 100%], never below `at_least`. Capped at a
-    /// quarter of the idle timeout, so retries reach the server before it gives up on us.
+    /// Exponential backoff with jitter in [50%, 100%], never below `at_least` (the server's
+    /// `Retry-After`). Both are capped at a quarter of the idle timeout, so retries reach the
+    /// server before it gives up on us.
     fn backoff(&mut self, failures: u32, at_least: Option<Duration>) -> Duration {
         let cap = self.config.backoff_max.min(self.params.idle_timeout / 4);
         let exp = self
@@ -733,7 +734,10 @@ impl ClientSession {
             .saturating_mul(1u32 << failures.min(16))
             .min(cap);
         let jitter = 0.5 + (self.next_random() >> 11) as f64 / (1u64 << 54) as f64;
-        exp.mul_f64(jitter).max(at_least.unwrap_or_default())
+        // `Retry-After` is honoured up to the same cap: waiting longer than a quarter of the
+        // idle timeout would let the server reap the session while we wait.
+        let at_least = at_least.unwrap_or_default().min(self.params.idle_timeout / 4);
+        exp.mul_f64(jitter).max(at_least)
     }
 
     /// splitmix64: small, fast and plenty for jitter.

@@ -942,7 +942,8 @@ fn random_config(rng: &mut Rng) -> Arc<Config> {
     config.inbound_max_messages = config.max_frames_per_request + rng.range(0, 8) as usize;
     let hold_ms = (config.poll_timeout.as_millis() as u64 - 1).min(8_000);
     config.inbound_hold_timeout = Duration::from_millis(rng.range(100, hold_ms));
-    config.retry_after = Duration::from_millis(rng.range(0, 3_000));
+    let quarter_idle = config.idle_timeout.as_millis() as u64 / 4;
+    config.retry_after = Duration::from_millis(rng.range(0, 3_000.min(quarter_idle)));
     config.validate().expect("random config is valid");
     Arc::new(config)
 }
