@@ -62,7 +62,11 @@ struct Mounted {
     base: std::sync::Arc<str>,
 }
 
-async fn serve(request: HttpRequest, payload: web::Payload, mounted: web::Data<Mounted>) -> HttpResponse {
+async fn serve(
+    request: HttpRequest,
+    payload: web::Payload,
+    mounted: web::Data<Mounted>,
+) -> HttpResponse {
     let below = request.path().strip_prefix(&*mounted.base).unwrap_or("");
     let route = match longpoll_core::route(
         request.method().as_str(),
@@ -88,7 +92,11 @@ async fn serve(request: HttpRequest, payload: web::Payload, mounted: web::Data<M
 /// Answers one request of a session you keep yourself (the primitive path): `GET ?ack=N`
 /// polls, `POST ?seq=N` sends, `DELETE` closes; anything else gets its refusal status.
 /// Never fails: "this session is gone" is a `410`/`404` response too.
-pub async fn respond(handle: &SessionHandle, request: &HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn respond(
+    handle: &SessionHandle,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let operation = match longpoll_core::route::operation(
         request.method().as_str(),
         query(request),
@@ -100,7 +108,8 @@ pub async fn respond(handle: &SessionHandle, request: &HttpRequest, payload: web
     let session_request = match operation {
         Operation::Poll { ack } => SessionRequest::Poll { ack },
         Operation::Close => SessionRequest::Close,
-        Operation::Send { seq } => match read_body(request, payload, handle.max_body_bytes()).await {
+        Operation::Send { seq } => match read_body(request, payload, handle.max_body_bytes()).await
+        {
             Ok(body) => SessionRequest::Send { seq, body },
             Err(reply) => return into_response(reply),
         },
@@ -113,12 +122,19 @@ fn query(request: &HttpRequest) -> Option<&str> {
 }
 
 fn content_type(request: &HttpRequest) -> Option<&str> {
-    request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Reads a request body under `max` bytes: refused with `413` up front from
 /// `Content-Length`, or as soon as the streamed body passes the limit.
-pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Bytes, Reply> {
+pub async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<Bytes, Reply> {
     let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
     let declared = request
         .headers()
