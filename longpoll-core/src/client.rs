@@ -379,26 +379,13 @@ impl ClientSession {
         for slot in [&mut self.poll, &mut self.send] {
             slot.retry_at = slot.retry_at.filter(|at| *at > now);
         }
-        if let Some(id) = self
-            .poll
-            .in_flight
-            .as_ref()
-            .filter(|f| f.deadline <= now)
-            .map(|f| f.id)
-        {
-            // The wait itself was the backoff: retry at once.
-            self.cancels.push_back(id);
-            self.fail(Which::Poll, None);
-        }
-        if let Some(id) = self
-            .send
-            .in_flight
-            .as_ref()
-            .filter(|f| f.deadline <= now)
-            .map(|f| f.id)
-        {
-            self.cancels.push_back(id);
-            self.fail(Which::Send, None);
+        for which in [Which::Poll, Which::Send] {
+            let in_flight = self.slot(which).in_flight.as_ref();
+            if let Some(id) = in_flight.filter(|f| f.deadline <= now).map(|f| f.id) {
+                // The wait itself was the backoff: retry at once.
+                self.cancels.push_back(id);
+                self.fail(which, None);
+            }
         }
         if self.give_up_due().is_some_and(|at| at <= now) {
             self.delete_pending = true;
@@ -736,7 +723,9 @@ impl ClientSession {
         let jitter = 0.5 + (self.next_random() >> 11) as f64 / (1u64 << 54) as f64;
         // `Retry-After` is honoured up to the same cap: waiting longer than a quarter of the
         // idle timeout would let the server reap the session while we wait.
-        let at_least = at_least.unwrap_or_default().min(self.params.idle_timeout / 4);
+        let at_least = at_least
+            .unwrap_or_default()
+            .min(self.params.idle_timeout / 4);
         exp.mul_f64(jitter).max(at_least)
     }
 

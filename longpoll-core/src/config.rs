@@ -126,8 +126,6 @@ impl Config {
     ///   re-polls within its own request deadline, which exceeds the poll hold), and
     ///   `inbound_hold_timeout` is shorter than `poll_timeout` (clients give every request
     ///   the poll hold plus a grace period, so a held `POST` is answered before they give up);
-    ///   `retry_after` is at most a quarter of `idle_timeout` (clients wait no longer than
-    ///   that, so the session outlives the wait);
     /// - a message fits a frame (`max_message_bytes <= u32::MAX`) and any frame, a close
     ///   frame included, fits a body: `max(max_message_bytes, 125) + 5 <= max_body_bytes`
     ///   and `<= max_response_bytes`;
@@ -151,12 +149,6 @@ impl Config {
             return Err(ConfigError::new(format!(
                 "idle_timeout ({:?}) must be longer than poll_timeout ({:?})",
                 self.idle_timeout, self.poll_timeout
-            )));
-        }
-        if self.retry_after > self.idle_timeout / 4 {
-            return Err(ConfigError::new(format!(
-                "retry_after ({:?}) must be at most a quarter of idle_timeout ({:?})",
-                self.retry_after, self.idle_timeout
             )));
         }
         if self.inbound_hold_timeout >= self.poll_timeout {

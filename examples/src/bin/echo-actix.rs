@@ -9,11 +9,7 @@ use longpoll_examples::cli::EchoArgs;
 use tracing::info;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    longpoll_examples::init_tracing();
     let args = EchoArgs::parse();
     let listener = std::net::TcpListener::bind(args.listen)?;
     let server = actix_server::spawn(listener, args.config()?)?;

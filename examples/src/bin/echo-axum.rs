@@ -10,11 +10,7 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    longpoll_examples::init_tracing();
     let args = EchoArgs::parse();
     let (router, registry) = echo::router(args.config()?)?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

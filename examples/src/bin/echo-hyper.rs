@@ -12,11 +12,7 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    longpoll_examples::init_tracing();
     let args = EchoArgs::parse();
     let mount = LongPoll::new(args.config()?)?.mount(echo::echo);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
