@@ -78,7 +78,10 @@ async fn every_server_passes_the_same_suite() {
         names.len(),
         names.join(", ")
     );
-    tokio::task::spawn_blocking(move || actix_server.stop())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        actix_server.stop();
+        drop(custom_server);
+    })
+    .await
+    .unwrap();
 }
