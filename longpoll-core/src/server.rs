@@ -98,6 +98,9 @@ struct HeldSend {
     request: RequestId,
     /// Frames numbered from the session's `inbound_next`.
     frames: Vec<Frame>,
+    /// Message frames among `frames` and their payload bytes, counted once: the room check
+    /// runs again each time the application takes a message.
+    messages: usize,
     payload_bytes: usize,
     deadline: Instant,
 }
@@ -218,16 +221,17 @@ impl ServerSession {
         if let Some(older) = self.held_send.take() {
             self.respond(now, older.request, Reply::Conflict(Conflict::Superseded));
         }
-        let payload_bytes = new_frames
+        let (messages, payload_bytes) = new_frames
             .iter()
-            .map(|frame| match frame {
-                Frame::Message(message) => message.len(),
-                Frame::Close(_) => 0,
+            .filter_map(|frame| match frame {
+                Frame::Message(message) => Some(message.len()),
+                Frame::Close(_) => None,
             })
-            .sum();
+            .fold((0, 0), |(count, bytes), len| (count + 1, bytes + len));
         let held = HeldSend {
             request,
             frames: new_frames,
+            messages,
             payload_bytes,
             deadline: saturating_add(now, self.config.inbound_hold_timeout),
         };
@@ -486,13 +490,8 @@ impl ServerSession {
     }
 
     fn inbound_has_room(&self, send: &HeldSend) -> bool {
-        let count = send
-            .frames
-            .iter()
-            .filter(|f| matches!(f, Frame::Message(_)))
-            .count();
         self.inbound.is_empty()
-            || (self.inbound.len() + count <= self.config.inbound_max_messages
+            || (self.inbound.len() + send.messages <= self.config.inbound_max_messages
                 && self.inbound_bytes + send.payload_bytes <= self.config.inbound_max_bytes)
     }
 

@@ -32,7 +32,9 @@ pub(crate) struct Driver {
 /// once or held (one poll, one `POST`).
 type Pending = Vec<(RequestId, oneshot::Sender<Reply>)>;
 
-fn now() -> std::time::Instant {
+/// The driver's clock (the core never reads one). Called again after every wake-up: the
+/// loop's `now` was read before it slept.
+fn read_clock() -> std::time::Instant {
     Instant::now().into_std()
 }
 
@@ -49,7 +51,7 @@ impl Driver {
         let mut closed_delivered = false;
         let mut shutting_down = false;
         loop {
-            let now = now();
+            let now = read_clock();
             // Closed or too large: the session is closing and the message cannot go; full:
             // keep it until an acknowledgement makes room.
             if let Some(message) = unsent.take()
@@ -108,10 +110,10 @@ impl Driver {
                 Wake::Outgoing(Some(Outgoing::Message(message))) => unsent = Some(message),
                 Wake::Outgoing(Some(Outgoing::Close(frame))) => self.close(frame),
                 Wake::Outgoing(None) => app_sink_gone = true,
-                Wake::Timer => self.core.handle_timeout(now_after_wake()),
+                Wake::Timer => self.core.handle_timeout(read_clock()),
                 Wake::Aborted(request) => {
                     trace!(session = %self.id, ?request, "request aborted by the client");
-                    self.core.handle_abort(now_after_wake(), request);
+                    self.core.handle_abort(read_clock(), request);
                 }
                 Wake::HandlerDone(result) => {
                     handler_done = true;
@@ -145,7 +147,7 @@ impl Driver {
     }
 
     fn take_request(&mut self, exchange: Exchange, pending: &mut Pending) {
-        let now = now();
+        let now = read_clock();
         let request = match exchange.request {
             SessionRequest::Poll { ack } => self.core.handle_poll(now, ack),
             SessionRequest::Send { seq, body } => self.core.handle_send(now, seq, body),
@@ -158,7 +160,7 @@ impl Driver {
         if !self.core.is_closed() {
             debug!(session = %self.id, ?frame, "application closes the session");
         }
-        self.core.close(now(), frame);
+        self.core.close(read_clock(), frame);
     }
 
     /// Sends every answer the core has to the request waiting for it.
@@ -185,11 +187,6 @@ enum Wake {
     Aborted(RequestId),
     HandlerDone(Result<(), tokio::task::JoinError>),
     Shutdown,
-}
-
-/// Reads the clock again after a wake-up (the loop's `now` was taken before sleeping).
-fn now_after_wake() -> std::time::Instant {
-    now()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
