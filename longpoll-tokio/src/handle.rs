@@ -74,14 +74,8 @@ impl SessionHandle {
     /// Cancel safe in the protocol's sense: dropping the future is how a client disconnect
     /// reaches the session, which then forgets the request.
     pub async fn exchange(&self, request: SessionRequest) -> Reply {
-        let is_close = request == SessionRequest::Close;
-        let gone = || {
-            if is_close {
-                Reply::NoContent
-            } else {
-                Reply::Gone
-            }
-        };
+        let request_is_close = request == SessionRequest::Close;
+        let gone = || answer_after_close(request_is_close);
         let (reply, answer) = oneshot::channel();
         // Unbounded, but never long: each queued request is an HTTP request in flight.
         if self
@@ -92,5 +86,15 @@ impl SessionHandle {
             return gone();
         }
         answer.await.unwrap_or_else(|_| gone())
+    }
+}
+
+/// The answer to a request for a session that has ended: `410`, except that `DELETE` gets
+/// `204` so a retried close succeeds.
+pub(crate) fn answer_after_close(request_is_close: bool) -> Reply {
+    if request_is_close {
+        Reply::NoContent
+    } else {
+        Reply::Gone
     }
 }

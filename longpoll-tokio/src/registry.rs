@@ -1,7 +1,7 @@
 //! The batteries-included path: a registry of sessions by id, and `Mount`, which answers every
 //! protocol request given a routed request and its body.
 
-use crate::handle::{SessionHandle, SessionRequest};
+use crate::handle::{SessionHandle, SessionRequest, answer_after_close};
 use crate::longpoll::LongPoll;
 use crate::session::Session;
 use bytes::Bytes;
@@ -273,8 +273,7 @@ impl Mount {
         };
         match self.registry.lookup(&id) {
             Lookup::Live(handle) => handle.exchange(request).await,
-            Lookup::Gone if request == SessionRequest::Close => Reply::NoContent,
-            Lookup::Gone => Reply::Gone,
+            Lookup::Gone => answer_after_close(request == SessionRequest::Close),
             Lookup::Unknown => Reply::NotFound,
         }
     }
