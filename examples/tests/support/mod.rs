@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod servers;
+
 use bytes::{Bytes, BytesMut};
 use longpoll_core::wire::{Frame, decode_body, encode_frame};
 use longpoll_core::{CloseFrame, Message};
