@@ -11,6 +11,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span};
 
+/// How many random ids a [`Registry`] draws for one session before it gives up on an
+/// [id filter](LongPoll::with_id_filter) (which then accepts almost nothing: a
+/// misconfiguration).
+pub const MAX_ID_DRAWS: usize = 4096;
+
 /// Starts server sessions with one configuration.
 ///
 /// ```no_run
@@ -33,6 +38,23 @@ use tracing::{Instrument, info, info_span};
 pub struct LongPoll {
     config: Arc<Config>,
     shutdown: CancellationToken,
+    id_filter: Option<IdFilter>,
+}
+
+/// Which random ids a server may issue; see [`LongPoll::with_id_filter`].
+#[derive(Clone)]
+pub(crate) struct IdFilter(Arc<dyn Fn(&SessionId) -> bool + Send + Sync>);
+
+impl IdFilter {
+    pub(crate) fn accepts(&self, id: &SessionId) -> bool {
+        (self.0)(id)
+    }
+}
+
+impl std::fmt::Debug for IdFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdFilter")
+    }
 }
 
 impl Default for LongPoll {
@@ -40,6 +62,7 @@ impl Default for LongPoll {
         LongPoll {
             config: Arc::new(Config::default()),
             shutdown: CancellationToken::new(),
+            id_filter: None,
         }
     }
 }
@@ -51,7 +74,40 @@ impl LongPoll {
         Ok(LongPoll {
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
+            id_filter: None,
         })
+    }
+
+    /// Issues, through a [`Registry`], only session ids that `accept` returns `true` for: ids
+    /// are drawn at random until one passes (at most [`MAX_ID_DRAWS`] times; then the open is
+    /// refused with `503`).
+    ///
+    /// This is for running several processes behind a proxy that routes each request by a
+    /// hash of the id in its path: a process accepts only the ids that hash to itself, so
+    /// every later request of a session it opened reaches it. Each refusal costs the id
+    /// entropy: with `n` processes sharing the hash evenly, an id keeps about
+    /// 128 − log2(n) random bits.
+    ///
+    /// ```
+    /// use longpoll_tokio::LongPoll;
+    ///
+    /// // A toy rule: this process owns the ids that start with a digit.
+    /// let longpoll = LongPoll::default()
+    ///     .with_id_filter(|id| id.to_string().starts_with(|c: char| c.is_ascii_digit()));
+    /// # let _ = longpoll;
+    /// ```
+    pub fn with_id_filter(
+        mut self,
+        accept: impl Fn(&SessionId) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.id_filter = Some(IdFilter(Arc::new(accept)));
+        self
+    }
+
+    pub(crate) fn accepts_id(&self, id: &SessionId) -> bool {
+        self.id_filter
+            .as_ref()
+            .is_none_or(|filter| filter.accepts(id))
     }
 
     /// The configuration.

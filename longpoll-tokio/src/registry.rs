@@ -2,7 +2,7 @@
 //! protocol request given a routed request and its body.
 
 use crate::handle::{SessionHandle, SessionRequest, answer_after_close};
-use crate::longpoll::LongPoll;
+use crate::longpoll::{LongPoll, MAX_ID_DRAWS};
 use crate::session::Session;
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, Route, SessionId};
@@ -94,6 +94,8 @@ pub enum OpenError {
     },
     /// The operating system gave no randomness for the id.
     NoRandomness,
+    /// The [id filter](LongPoll::with_id_filter) refused [`MAX_ID_DRAWS`] random ids in a row.
+    NoAcceptableId,
 }
 
 impl fmt::Display for OpenError {
@@ -101,6 +103,10 @@ impl fmt::Display for OpenError {
         match self {
             OpenError::Full { max } => write!(f, "session registry is full ({max} sessions)"),
             OpenError::NoRandomness => f.write_str("no randomness available for a session id"),
+            OpenError::NoAcceptableId => write!(
+                f,
+                "the id filter refused {MAX_ID_DRAWS} random session ids in a row"
+            ),
         }
     }
 }
@@ -138,10 +144,18 @@ impl Registry {
         {
             return Err(OpenError::Full { max });
         }
+        let mut draws = 0;
         let id = loop {
+            if draws == MAX_ID_DRAWS {
+                return Err(OpenError::NoAcceptableId);
+            }
+            draws += 1;
             let id = crate::id::random_session_id().map_err(|_| OpenError::NoRandomness)?;
             // 128 random bits never collide in practice; checking costs nothing.
-            if !sessions.live.contains_key(&id) && !sessions.gone_ids.contains(&id) {
+            if self.inner.longpoll.accepts_id(&id)
+                && !sessions.live.contains_key(&id)
+                && !sessions.gone_ids.contains(&id)
+            {
                 break id;
             }
         };

@@ -322,3 +322,21 @@ async fn split_halves_work_from_different_tasks() {
     assert_eq!(reply, Reply::NoContent);
     assert_eq!(frames(poll(&handle, 0).await), (0, vec![text("ping")]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_registry_issues_only_ids_its_filter_accepts() {
+    let longpoll = LongPoll::new(config())
+        .unwrap()
+        .with_id_filter(|id| id.to_string().starts_with('a'));
+    let registry = Registry::new(longpoll, None);
+    for _ in 0..32 {
+        let handle = registry.open(|_session| async {}).unwrap();
+        assert!(handle.id().to_string().starts_with('a'), "{}", handle.id());
+    }
+
+    let refusing = LongPoll::new(config()).unwrap().with_id_filter(|_| false);
+    let registry = Registry::new(refusing, None);
+    let error = registry.open(|_session| async {}).unwrap_err();
+    assert_eq!(error, longpoll_tokio::OpenError::NoAcceptableId);
+    assert!(registry.is_empty());
+}
