@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod processes;
 pub mod servers;
 
 use bytes::{Bytes, BytesMut};
