@@ -127,3 +127,65 @@ export function chatLines(page) {
     .filter((m) => m.kind === 'chat')
     .map((m) => `${m.name}: ${m.text}`));
 }
+
+/** nginx: `$NGINX`, else Debian's. */
+export function nginxBinary() {
+  const candidates = [process.env.NGINX, '/usr/sbin/nginx', '/usr/bin/nginx'].filter(Boolean);
+  const binary = candidates.find((candidate) => existsSync(candidate));
+  if (!binary) {
+    throw new Error('no nginx: run scripts/install-test-deps (Debian: apt-get install nginx-light)');
+  }
+  return binary;
+}
+
+/**
+ * Starts nginx in the foreground in front of `upstream` (host:port) with the recommended
+ * site, `examples/nginx/longpoll.conf`, its addresses replaced. Resolves once it listens.
+ */
+export async function startNginx(upstream) {
+  const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(path.join(tmpdir(), 'longpoll-nginx-'));
+  const port = await freePort();
+  const site = readFileSync(path.join(repo, 'examples', 'nginx', 'longpoll.conf'), 'utf8')
+    .replaceAll('127.0.0.1:3000', upstream)
+    .replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`);
+  writeFileSync(path.join(dir, 'site.conf'), site);
+  writeFileSync(path.join(dir, 'nginx.conf'), [
+    'daemon off;',
+    'master_process off;',
+    `error_log ${dir}/error.log warn;`,
+    `pid ${dir}/nginx.pid;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/${kind};`),
+    `  include ${dir}/site.conf;`,
+    '}',
+  ].join('\n'));
+  const child = spawn(nginxBinary(), ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const deadline = Date.now() + 20_000;
+  while (!(await canConnect(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const errors = (() => { try { return readFileSync(`${dir}/error.log`, 'utf8'); } catch { return ''; } })();
+      throw new Error(`nginx did not start:\n${log}\n${errors}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
