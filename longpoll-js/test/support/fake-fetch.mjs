@@ -9,13 +9,36 @@ export const BASE = 'http://server.test/longpoll';
 /** Bounds every wait in the unit tests: a test fails rather than hangs. */
 export const WAIT_MS = 3000;
 
+const everyFake = new Set();
+
+/**
+ * Ends every client a test left running (a failed assertion skips its own cleanup), so the
+ * test process can exit: each fake answers all its requests `410` from now on, which ends
+ * any session. Register with `afterEach(shutDownFakes)`.
+ */
+export function shutDownFakes() {
+  for (const fake of everyFake) fake.shutDown();
+  everyFake.clear();
+}
+
 export class FakeFetch {
   /** Every request issued, in order. */
   requests = [];
   #unclaimed = [];
   #waiters = [];
+  #gone = false;
+
+  constructor() {
+    everyFake.add(this);
+  }
+
+  shutDown() {
+    this.#gone = true;
+    for (const request of this.requests) if (!request.settled) request.respond(410);
+  }
 
   fetch = (input, init = {}) => {
+    if (this.#gone) return Promise.resolve(new Response(null, { status: 410 }));
     const url = new URL(input);
     const request = {
       method: init.method ?? 'GET',
@@ -66,9 +89,15 @@ export class FakeFetch {
     const index = this.#unclaimed.findIndex(matches);
     if (index >= 0) return Promise.resolve(this.#unclaimed.splice(index, 1)[0]);
     return new Promise((resolve, reject) => {
-      const waiter = { matches, resolve };
+      const waiter = {
+        matches,
+        resolve: (request) => {
+          clearTimeout(timer);
+          resolve(request);
+        },
+      };
       this.#waiters.push(waiter);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         const at = this.#waiters.indexOf(waiter);
         if (at >= 0) {
           this.#waiters.splice(at, 1);

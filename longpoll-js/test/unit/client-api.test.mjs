@@ -1,9 +1,11 @@
 // The WebSocket surface: constructor, attributes, constants, handlers, close() validation.
 
-import test from 'node:test';
+import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, CloseEvent } from '../../longpoll.js';
-import { BASE, EventLog, FakeFetch, closeCleanly, framesOf, openBody, openClient } from '../support/fake-fetch.mjs';
+import { BASE, EventLog, FakeFetch, closeCleanly, framesOf, openBody, openClient, shutDownFakes } from '../support/fake-fetch.mjs';
+
+afterEach(shutDownFakes);
 
 function domException(name) {
   return (error) => error instanceof DOMException && error.name === name;

@@ -1,7 +1,7 @@
 // Opening, closing, the end of a session, 409s, deadlines and giving up
 // (PROTOCOL.md sections 3, 9.1, 9.2, 9.4, 9.7, 9.8).
 
-import test from 'node:test';
+import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, encodeTextFrame } from '../../longpoll.js';
 import {
@@ -14,7 +14,10 @@ import {
   openBody,
   openClient,
   sleep,
+  shutDownFakes,
 } from '../support/fake-fetch.mjs';
+
+afterEach(shutDownFakes);
 
 const text = (data) => ({ type: 'text', data });
 
@@ -216,7 +219,7 @@ test('gives up when the server shows no sign of life for poll + idle timeout', a
   let polls = 1;
   const failing = (async () => {
     for (;;) {
-      const poll = await fake.next('GET', 2000).catch(() => null);
+      const poll = await fake.next('GET', 500).catch(() => null);
       if (poll === null) return;
       polls++;
       if (polls % 2) poll.fail(new TypeError('connection refused'));

@@ -1,10 +1,12 @@
 // Polling: ack progression, Longpoll-Seq, dedupe of re-sent frames, message events,
 // binaryType, and the server's close (PROTOCOL.md sections 4 and 9.3).
 
-import test from 'node:test';
+import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, encodeBinaryFrame, encodeCloseFrame, encodeTextFrame } from '../../longpoll.js';
-import { SESSION_ID, answerPoll, closeCleanly, fromHex, openClient } from '../support/fake-fetch.mjs';
+import { SESSION_ID, answerPoll, closeCleanly, fromHex, openClient, shutDownFakes } from '../support/fake-fetch.mjs';
+
+afterEach(shutDownFakes);
 
 const SESSION_PATH = `/longpoll/${SESSION_ID}`;
 

@@ -1,10 +1,12 @@
 // Sending: seq progression, batching, retransmission from the oldest unacknowledged frame,
 // bufferedAmount, Blob ordering, size limits (PROTOCOL.md sections 5 and 9.6).
 
-import test from 'node:test';
+import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, encodeCloseFrame, encodeTextFrame } from '../../longpoll.js';
-import { SESSION_ID, answerPoll, closeCleanly, framesOf, openClient, sleep } from '../support/fake-fetch.mjs';
+import { SESSION_ID, answerPoll, closeCleanly, framesOf, openClient, sleep, shutDownFakes } from '../support/fake-fetch.mjs';
+
+afterEach(shutDownFakes);
 
 const text = (data) => ({ type: 'text', data });
 
