@@ -193,8 +193,9 @@ test('other poll failures are retried with the same ack', async () => {
 });
 
 test('a request past its deadline is aborted and issued again', async () => {
-  // Deadline = pollTimeoutMs + min(grace, (idle - poll) / 2) = 100 + 50.
-  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 100, idleTimeoutMs: 200 } });
+  // Deadline = pollTimeoutMs + min(grace, (idle - poll) / 2) = 300 + 150 ms; giving up would
+  // take 900 ms without an answer.
+  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 300, idleTimeoutMs: 600 } });
   socket.send('m');
   const send = await fake.next('POST');
   // Neither is answered: both are abandoned at their deadline and issued again at once.
@@ -237,11 +238,12 @@ test('gives up when the server shows no sign of life for poll + idle timeout', a
 });
 
 test('a 503 with Retry-After is a sign of life: no give-up while the server answers', async () => {
-  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 50, idleTimeoutMs: 100 } });
+  // Giving up would take 600 ms without a sign of life; Retry-After is capped at 100 ms.
+  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 200, idleTimeoutMs: 400 } });
   firstPoll.respond(503, { headers: { 'Retry-After': '1' } });
   const started = performance.now();
-  // Keep answering 503 + Retry-After for well over poll + idle (150 ms).
-  while (performance.now() - started < 600) {
+  // Keep answering 503 + Retry-After for well over poll + idle.
+  while (performance.now() - started < 1500) {
     const poll = await fake.next('GET');
     poll.respond(503, { headers: { 'Retry-After': '1' } });
   }
