@@ -1125,7 +1125,9 @@ export class LongPoll extends EventTarget {
   #deleteSession(id, keepalive = false) {
     const url = new URL(this.#baseUrl.href);
     url.pathname = `${url.pathname}/${id}`;
-    const init = { method: 'DELETE', signal: AbortSignal.timeout(this.#options.deleteTimeout) };
+    const init = { method: 'DELETE' };
+    // AbortSignal.timeout is missing from older browsers (Safari before 16): no deadline there.
+    if (typeof AbortSignal.timeout === 'function') init.signal = AbortSignal.timeout(this.#options.deleteTimeout);
     if (keepalive) init.keepalive = true;
     // The answer does not matter and is not retried (9.4).
     Promise.resolve()

@@ -82,6 +82,21 @@ test('a server close frame without a code closes with 1005', async () => {
   assert.equal(close.wasClean, true);
 });
 
+test('a send from a message handler waits for the whole batch: one poll, with the full ack', async () => {
+  const { fake, socket, log, firstPoll } = await openClient();
+  socket.addEventListener('message', (event) => {
+    if (event.data === 'one') socket.send('reply');
+  });
+  answerPoll(firstPoll, 0, encodeTextFrame('one'), encodeTextFrame('two'), encodeTextFrame('three'));
+  const send = await fake.next('POST');
+  const poll = await fake.next('GET');
+  assert.equal(poll.query.get('ack'), '3');
+  assert.equal(fake.requests.filter((r) => r.method === 'GET').length, 2, 'no poll mid-batch');
+  send.respond(204);
+  await closeCleanly(fake, socket, log);
+  assert.deepEqual(log.messages, ['one', 'two', 'three']);
+});
+
 test('messages arriving after the application closed are not delivered', async () => {
   const { fake, socket, log, firstPoll } = await openClient();
   socket.addEventListener('message', () => socket.close(4001));
