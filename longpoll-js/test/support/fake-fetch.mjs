@@ -186,7 +186,12 @@ export class EventLog {
  */
 export async function openClient({ params = {}, options = {}, url = BASE } = {}) {
   const fake = new FakeFetch();
-  const socket = new LongPoll(url, { backoffInitial: 1, backoffMax: 20, ...options, fetch: fake.fetch });
+  const socket = new LongPoll(url, {
+    backoffInitial: 1,
+    backoffMax: 20,
+    ...options,
+    fetch: fake.fetch,
+  });
   const log = new EventLog(socket);
   const open = await fake.next('POST');
   open.respond(201, { headers: { 'Content-Type': 'application/json' }, body: openBody(params) });
