@@ -861,7 +861,10 @@ export class LongPoll extends EventTarget {
     slot.inFlight = flight;
     const wantsBody = slot === this.#poll;
     // `no-store`: a poll URL repeats (same ack), and a cached answer would be stale.
-    this.#fetch(url, { ...init, cache: 'no-store', signal: controller.signal })
+    // Through a promise: an injected fetch that throws counts as a failed request.
+    new Promise((resolve) =>
+      resolve(this.#fetch(url, { ...init, cache: 'no-store', signal: controller.signal })),
+    )
       .then(async (response) => {
         const answer = { status: response.status, headers: response.headers, body: null, text: '' };
         if (wantsBody && response.status === 200) {
