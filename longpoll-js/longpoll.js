@@ -326,13 +326,17 @@ function readOptions(second) {
     for (const [key, value] of Object.entries(second)) {
       if (value === undefined) continue;
       if (key === 'fetch' || key === 'random') {
-        if (typeof value !== 'function') throw new TypeError(`LongPoll: option "${key}" must be a function`);
+        if (typeof value !== 'function')
+          throw new TypeError(`LongPoll: option "${key}" must be a function`);
       } else if (key === 'closeOnPageHide') {
-        if (typeof value !== 'boolean') throw new TypeError('LongPoll: option "closeOnPageHide" must be a boolean');
+        if (typeof value !== 'boolean')
+          throw new TypeError('LongPoll: option "closeOnPageHide" must be a boolean');
       } else if (DURATION_OPTIONS.includes(key) || COUNT_OPTIONS.includes(key)) {
         const min = COUNT_OPTIONS.includes(key) ? 1 : 0;
         if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-          throw new TypeError(`LongPoll: option "${key}" must be a finite number >= ${min}, got ${String(value)}`);
+          throw new TypeError(
+            `LongPoll: option "${key}" must be a finite number >= ${min}, got ${String(value)}`,
+          );
         }
       } else {
         throw new TypeError(`LongPoll: unknown option "${key}"`);
@@ -344,7 +348,10 @@ function readOptions(second) {
     // them with, and silently dropping one the application relies on would hide a bug.
     const list = typeof second === 'string' ? [second] : Array.from(second);
     if (list.length > 0) {
-      throw new DOMException('LongPoll does not support WebSocket subprotocols', 'NotSupportedError');
+      throw new DOMException(
+        'LongPoll does not support WebSocket subprotocols',
+        'NotSupportedError',
+      );
     }
   }
   if (options.fetch === undefined) {
@@ -457,7 +464,8 @@ function decimalHeader(headers, name) {
 }
 
 function describeFailure(error) {
-  if (error instanceof Error) return error.cause?.message ? `${error.message}: ${error.cause.message}` : error.message;
+  if (error instanceof Error)
+    return error.cause?.message ? `${error.message}: ${error.cause.message}` : error.message;
   return String(error);
 }
 
@@ -475,7 +483,11 @@ const CLOSE_TOO_BIG = 1009;
 
 /** One request kind's state (section 9.5): what is in flight, when to retry, failures. */
 class Slot {
-  /** @type {null | {controller: AbortController, issuedAt: number, deadline: number, frames: number, payload: number, carriesClose: boolean}} */
+  /**
+   * The request in flight: its AbortController, when it was issued, its deadline and, for a
+   * send, how many frames and payload bytes it carries and whether the close frame is among
+   * them.
+   */
   inFlight = null;
   /** @type {null | number} */
   retryAt = null;
@@ -702,7 +714,11 @@ export class LongPoll extends EventTarget {
     }
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#state === 'connecting') {
-      this.#finish({ code: CLOSE_ABNORMAL, wasClean: false, error: 'closed before the session was open' });
+      this.#finish({
+        code: CLOSE_ABNORMAL,
+        wasClean: false,
+        error: 'closed before the session was open',
+      });
       return;
     }
     this.#startClose(closeCode, closeReason);
@@ -803,7 +819,8 @@ export class LongPoll extends EventTarget {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const times = [this.#giveUpAt()];
-    for (const slot of [this.#poll, this.#send]) times.push(slot.inFlight?.deadline ?? null, slot.retryAt);
+    for (const slot of [this.#poll, this.#send])
+      times.push(slot.inFlight?.deadline ?? null, slot.retryAt);
     const next = Math.min(...times.filter((t) => t !== null));
     if (!Number.isFinite(next)) return;
     const delay = Math.min(Math.max(0, Math.ceil(next - at)), MAX_TIMER_DELAY);
@@ -816,7 +833,10 @@ export class LongPoll extends EventTarget {
   /** Every request's deadline: the poll hold plus the capped grace (section 9.2). */
   #requestDeadline(at) {
     const { pollTimeoutMs, idleTimeoutMs } = this.#params;
-    const grace = Math.min(this.#options.requestGrace, Math.max(0, idleTimeoutMs - pollTimeoutMs) / 2);
+    const grace = Math.min(
+      this.#options.requestGrace,
+      Math.max(0, idleTimeoutMs - pollTimeoutMs) / 2,
+    );
     return at + pollTimeoutMs + grace;
   }
 
@@ -840,7 +860,11 @@ export class LongPoll extends EventTarget {
     };
     slot.inFlight = flight;
     const wantsBody = slot === this.#poll;
-    this.#fetch(url, { ...init, signal: controller.signal })
+    // `no-store`: a poll URL repeats (same ack), and a cached answer would be stale.
+    // Through a promise: an injected fetch that throws counts as a failed request.
+    new Promise((resolve) =>
+      resolve(this.#fetch(url, { ...init, cache: 'no-store', signal: controller.signal })),
+    )
       .then(async (response) => {
         const answer = { status: response.status, headers: response.headers, body: null, text: '' };
         if (wantsBody && response.status === 200) {
@@ -874,7 +898,10 @@ export class LongPoll extends EventTarget {
     let bytes = 0;
     let payload = 0;
     for (const entry of this.#outbound) {
-      if (frames.length > 0 && (frames.length >= maxFramesPerRequest || bytes + entry.frame.length > maxBodyBytes)) {
+      if (
+        frames.length > 0 &&
+        (frames.length >= maxFramesPerRequest || bytes + entry.frame.length > maxBodyBytes)
+      ) {
         break;
       }
       frames.push(entry.frame);
@@ -889,7 +916,11 @@ export class LongPoll extends EventTarget {
       headers: { 'Content-Type': 'application/octet-stream' },
       body: concat(frames, bytes),
     };
-    this.#issue(this.#send, at, url, init, { frames: frames.length, payload, carriesClose: last.close });
+    this.#issue(this.#send, at, url, init, {
+      frames: frames.length,
+      payload,
+      carriesClose: last.close,
+    });
   }
 
   #answered(slot, flight, answer) {
@@ -972,7 +1003,10 @@ export class LongPoll extends EventTarget {
       return;
     }
     if (first > this.#received) {
-      this.#fail(`protocol error: the server skipped frames: got seq ${first}, expected ${this.#received}`, true);
+      this.#fail(
+        `protocol error: the server skipped frames: got seq ${first}, expected ${this.#received}`,
+        true,
+      );
       return;
     }
     let frames;
@@ -1035,13 +1069,18 @@ export class LongPoll extends EventTarget {
       case 400:
       case 413:
       case 415:
-        this.#fail(`protocol error: the server refused a send: ${answer.status} ${answer.text}`.trim(), true);
+        this.#fail(
+          `protocol error: the server refused a send: ${answer.status} ${answer.text}`.trim(),
+          true,
+        );
         return;
       case 409:
         if (answer.headers.get('Longpoll-Expected-Seq') !== null) {
+          const expected = answer.headers.get('Longpoll-Expected-Seq');
+          const oldest = this.#outbound[0]?.seq;
           this.#fail(
-            `protocol error: the server expects seq ${answer.headers.get('Longpoll-Expected-Seq')} but ` +
-              `${this.#outbound[0]?.seq} is the oldest unacknowledged: it lost frames it had accepted`,
+            `protocol error: the server expects seq ${expected} but ${oldest} is the oldest ` +
+              'unacknowledged: it lost frames it had accepted',
             true,
           );
           return;
@@ -1060,7 +1099,12 @@ export class LongPoll extends EventTarget {
     if (this.#state !== 'open' && this.#state !== 'closing') return;
     while (this.#pending.length > 0 && this.#pending[0].frame !== null) {
       const item = this.#pending.shift();
-      this.#outbound.push({ seq: this.#nextSeq++, frame: item.frame, size: item.size, close: item.close });
+      this.#outbound.push({
+        seq: this.#nextSeq++,
+        frame: item.frame,
+        size: item.size,
+        close: item.close,
+      });
     }
   }
 
@@ -1124,7 +1168,10 @@ export class LongPoll extends EventTarget {
   #deleteSession(id, keepalive = false) {
     const url = new URL(this.#baseUrl.href);
     url.pathname = `${url.pathname}/${id}`;
-    const init = { method: 'DELETE', signal: AbortSignal.timeout(this.#options.deleteTimeout) };
+    const init = { method: 'DELETE' };
+    // AbortSignal.timeout is missing from older browsers (Safari before 16): no deadline there.
+    if (typeof AbortSignal.timeout === 'function')
+      init.signal = AbortSignal.timeout(this.#options.deleteTimeout);
     if (keepalive) init.keepalive = true;
     // The answer does not matter and is not retried (9.4).
     Promise.resolve()
@@ -1136,7 +1183,11 @@ export class LongPoll extends EventTarget {
 
   #watchPageHide() {
     const page = globalThis;
-    if (!this.#options.closeOnPageHide || typeof page.addEventListener !== 'function' || typeof page.document !== 'object') {
+    if (
+      !this.#options.closeOnPageHide ||
+      typeof page.addEventListener !== 'function' ||
+      typeof page.document !== 'object'
+    ) {
       return;
     }
     this.#pageHideListener = () => {

@@ -52,7 +52,10 @@ function lossyFetch(random) {
       faults.duplicated++;
       // A copy the client never sees: a retrying proxy, say. Its own answer is dropped.
       const { signal: _ignored, ...copy } = init;
-      globalThis.fetch(input, copy).then((r) => r.body?.cancel(), () => {});
+      globalThis.fetch(input, copy).then(
+        (r) => r.body?.cancel(),
+        () => {},
+      );
     }
     const response = await globalThis.fetch(input, init);
     if (roll >= 0.15 && roll < 0.3) {
@@ -80,23 +83,34 @@ for (const seed of SEEDS) {
     await log.waitFor('open', 15000);
     const sent = [];
     for (let i = 0; i < MESSAGES; i++) {
-      const message = i % 7 === 3 ? new Uint8Array([i & 0xff, (i >> 8) & 0xff]) : `seed ${seed} message ${i}`;
+      const message =
+        i % 7 === 3 ? new Uint8Array([i & 0xff, (i >> 8) & 0xff]) : `seed ${seed} message ${i}`;
       sent.push(typeof message === 'string' ? message : [...message]);
       socket.send(message);
-      if (random() < 0.05) await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 30)));
+      if (random() < 0.05)
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 30)));
     }
     const started = performance.now();
     while (log.messages.length < MESSAGES && !log.types.includes('close')) {
-      assert.ok(performance.now() - started < WAIT_MS, `only ${log.messages.length} of ${MESSAGES} within ${WAIT_MS} ms`);
+      assert.ok(
+        performance.now() - started < WAIT_MS,
+        `only ${log.messages.length} of ${MESSAGES} within ${WAIT_MS} ms`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    assert.ok(!log.types.includes('close'), `closed early: ${log.types.filter((t) => t !== 'message').join(', ')}`);
+    assert.ok(
+      !log.types.includes('close'),
+      `closed early: ${log.types.filter((t) => t !== 'message').join(', ')}`,
+    );
     const received = log.messages.map((m) => (typeof m === 'string' ? m : [...new Uint8Array(m)]));
     assert.deepEqual(received, sent);
     // Let late duplicates arrive, if any were going to, then check nothing extra came.
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(log.messages.length, MESSAGES);
-    assert.ok(faults.requestLost + faults.answerLost + faults.duplicated > 0, 'faults were injected');
+    assert.ok(
+      faults.requestLost + faults.answerLost + faults.duplicated > 0,
+      'faults were injected',
+    );
     socket.close(1000);
     await log.waitFor('close', WAIT_MS);
     console.log(`seed ${seed}: ${JSON.stringify(faults)}`);

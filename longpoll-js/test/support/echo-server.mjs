@@ -45,7 +45,9 @@ export function startEcho(args = []) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       stop();
-      reject(new Error(`echo-axum did not report its address within ${START_TIMEOUT_MS} ms:\n${output}`));
+      reject(
+        new Error(`echo-axum did not report its address within ${START_TIMEOUT_MS} ms:\n${output}`),
+      );
     }, START_TIMEOUT_MS);
     const onOutput = (chunk) => {
       output += chunk;

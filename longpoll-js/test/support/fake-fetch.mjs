@@ -7,7 +7,7 @@ export const SESSION_ID = '0123456789abcdef0123456789abcdef';
 export const BASE = 'http://server.test/longpoll';
 
 /** Bounds every wait in the unit tests: a test fails rather than hangs. */
-export const WAIT_MS = 3000;
+export const WAIT_MS = 10000;
 
 const everyFake = new Set();
 
@@ -124,8 +124,10 @@ export function openBody(overrides = {}) {
   return JSON.stringify({
     protocol: 1,
     id: SESSION_ID,
-    pollTimeoutMs: 1000,
-    idleTimeoutMs: 2000,
+    // Long enough that no deadline or give-up interferes with a test that does not want it,
+    // however slow the machine; tests of those set their own.
+    pollTimeoutMs: 10000,
+    idleTimeoutMs: 20000,
     maxMessageBytes: 1024,
     maxBodyBytes: 4096,
     maxFramesPerRequest: 64,
@@ -184,13 +186,27 @@ export class EventLog {
  */
 export async function openClient({ params = {}, options = {}, url = BASE } = {}) {
   const fake = new FakeFetch();
-  const socket = new LongPoll(url, { backoffInitial: 1, backoffMax: 20, ...options, fetch: fake.fetch });
+  const socket = new LongPoll(url, {
+    backoffInitial: 1,
+    backoffMax: 20,
+    ...options,
+    fetch: fake.fetch,
+  });
   const log = new EventLog(socket);
   const open = await fake.next('POST');
   open.respond(201, { headers: { 'Content-Type': 'application/json' }, body: openBody(params) });
   await log.waitFor('open');
   const firstPoll = await fake.next('GET');
   return { fake, socket, log, firstPoll };
+}
+
+/** Resolves once `condition()` holds, checking every few ms; fails after `ms`. */
+export async function until(condition, what, ms = WAIT_MS) {
+  const started = performance.now();
+  while (!condition()) {
+    if (performance.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(5);
+  }
 }
 
 /** Concatenates frames into one body. */

@@ -3,7 +3,16 @@
 import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, CloseEvent } from '../../longpoll.js';
-import { BASE, EventLog, FakeFetch, closeCleanly, framesOf, openBody, openClient, shutDownFakes } from '../support/fake-fetch.mjs';
+import {
+  BASE,
+  EventLog,
+  FakeFetch,
+  closeCleanly,
+  framesOf,
+  openBody,
+  openClient,
+  shutDownFakes,
+} from '../support/fake-fetch.mjs';
 
 afterEach(shutDownFakes);
 
@@ -12,7 +21,10 @@ function domException(name) {
 }
 
 test('has the WebSocket constants, statically and on instances', async () => {
-  assert.deepEqual([LongPoll.CONNECTING, LongPoll.OPEN, LongPoll.CLOSING, LongPoll.CLOSED], [0, 1, 2, 3]);
+  assert.deepEqual(
+    [LongPoll.CONNECTING, LongPoll.OPEN, LongPoll.CLOSING, LongPoll.CLOSED],
+    [0, 1, 2, 3],
+  );
   const { fake, socket, log } = await openClient();
   assert.deepEqual([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED], [0, 1, 2, 3]);
   assert.ok(socket instanceof EventTarget);
@@ -21,10 +33,22 @@ test('has the WebSocket constants, statically and on instances', async () => {
 
 test('a relative URL outside a page is a SyntaxError, as are other schemes and fragments', () => {
   const fake = new FakeFetch();
-  assert.throws(() => new LongPoll('/longpoll', { fetch: fake.fetch }), domException('SyntaxError'));
-  assert.throws(() => new LongPoll('ftp://server.test/longpoll', { fetch: fake.fetch }), domException('SyntaxError'));
-  assert.throws(() => new LongPoll('ws://server.test/longpoll', { fetch: fake.fetch }), domException('SyntaxError'));
-  assert.throws(() => new LongPoll(`${BASE}#x`, { fetch: fake.fetch }), domException('SyntaxError'));
+  assert.throws(
+    () => new LongPoll('/longpoll', { fetch: fake.fetch }),
+    domException('SyntaxError'),
+  );
+  assert.throws(
+    () => new LongPoll('ftp://server.test/longpoll', { fetch: fake.fetch }),
+    domException('SyntaxError'),
+  );
+  assert.throws(
+    () => new LongPoll('ws://server.test/longpoll', { fetch: fake.fetch }),
+    domException('SyntaxError'),
+  );
+  assert.throws(
+    () => new LongPoll(`${BASE}#x`, { fetch: fake.fetch }),
+    domException('SyntaxError'),
+  );
   assert.throws(() => new LongPoll(`${BASE}#`, { fetch: fake.fetch }), domException('SyntaxError'));
   assert.equal(fake.requests.length, 0, 'nothing was sent for a refused URL');
 });
@@ -86,7 +110,11 @@ test('attributes before and after opening', async () => {
   await log.waitFor('open');
   assert.equal(socket.readyState, LongPoll.OPEN);
   const poll = await fake.next('GET');
-  assert.equal(poll.url.href, `${BASE}/0123456789abcdef0123456789abcdef?token=abc&ack=0`, 'own query kept');
+  assert.equal(
+    poll.url.href,
+    `${BASE}/0123456789abcdef0123456789abcdef?token=abc&ack=0`,
+    'own query kept',
+  );
   await closeCleanly(fake, socket, log);
 });
 

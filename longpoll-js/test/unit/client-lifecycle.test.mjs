@@ -31,12 +31,18 @@ test('event order: open, messages, close; readyState along the way', async () =>
   socket.close(4321, 'done');
   assert.equal(socket.readyState, LongPoll.CLOSING);
   const send = await fake.next('POST');
-  assert.deepEqual(framesOf(send), [text('queued before close'), { type: 'close', code: 4321, reason: 'done' }]);
+  assert.deepEqual(framesOf(send), [
+    text('queued before close'),
+    { type: 'close', code: 4321, reason: 'done' },
+  ]);
   send.respond(204);
   const close = await log.waitFor('close');
   assert.deepEqual(log.types, ['open', 'message', 'message', 'message', 'close']);
   assert.deepEqual(log.messages, ['1', '2', '3']);
-  assert.deepEqual(log.entries.map((e) => e.readyState), [1, 1, 1, 1, 3]);
+  assert.deepEqual(
+    log.entries.map((e) => e.readyState),
+    [1, 1, 1, 1, 3],
+  );
   assert.equal(close.code, 4321);
   assert.equal(close.reason, 'done');
   assert.equal(close.wasClean, true);
@@ -193,8 +199,11 @@ test('other poll failures are retried with the same ack', async () => {
 });
 
 test('a request past its deadline is aborted and issued again', async () => {
-  // Deadline = pollTimeoutMs + min(grace, (idle - poll) / 2) = 100 + 50.
-  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 100, idleTimeoutMs: 200 } });
+  // Deadline = pollTimeoutMs + min(grace, (idle - poll) / 2) = 300 + 150 ms; giving up would
+  // take 900 ms without an answer.
+  const { fake, socket, log, firstPoll } = await openClient({
+    params: { pollTimeoutMs: 300, idleTimeoutMs: 600 },
+  });
   socket.send('m');
   const send = await fake.next('POST');
   // Neither is answered: both are abandoned at their deadline and issued again at once.
@@ -213,7 +222,9 @@ test('a request past its deadline is aborted and issued again', async () => {
 });
 
 test('gives up when the server shows no sign of life for poll + idle timeout', async () => {
-  const { fake, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 50, idleTimeoutMs: 100 } });
+  const { fake, log, firstPoll } = await openClient({
+    params: { pollTimeoutMs: 50, idleTimeoutMs: 100 },
+  });
   firstPoll.fail(new TypeError('connection refused'));
   // Every later poll fails at once, and a 502 is no sign of life either.
   let polls = 1;
@@ -237,11 +248,14 @@ test('gives up when the server shows no sign of life for poll + idle timeout', a
 });
 
 test('a 503 with Retry-After is a sign of life: no give-up while the server answers', async () => {
-  const { fake, socket, log, firstPoll } = await openClient({ params: { pollTimeoutMs: 50, idleTimeoutMs: 100 } });
+  // Giving up would take 600 ms without a sign of life; Retry-After is capped at 100 ms.
+  const { fake, socket, log, firstPoll } = await openClient({
+    params: { pollTimeoutMs: 200, idleTimeoutMs: 400 },
+  });
   firstPoll.respond(503, { headers: { 'Retry-After': '1' } });
   const started = performance.now();
-  // Keep answering 503 + Retry-After for well over poll + idle (150 ms).
-  while (performance.now() - started < 600) {
+  // Keep answering 503 + Retry-After for well over poll + idle.
+  while (performance.now() - started < 1500) {
     const poll = await fake.next('GET');
     poll.respond(503, { headers: { 'Retry-After': '1' } });
   }

@@ -4,7 +4,14 @@
 import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll, encodeBinaryFrame, encodeCloseFrame, encodeTextFrame } from '../../longpoll.js';
-import { SESSION_ID, answerPoll, closeCleanly, fromHex, openClient, shutDownFakes } from '../support/fake-fetch.mjs';
+import {
+  SESSION_ID,
+  answerPoll,
+  closeCleanly,
+  fromHex,
+  openClient,
+  shutDownFakes,
+} from '../support/fake-fetch.mjs';
 
 afterEach(shutDownFakes);
 
@@ -82,6 +89,27 @@ test('a server close frame without a code closes with 1005', async () => {
   assert.equal(close.wasClean, true);
 });
 
+test('a send from a message handler waits for the whole batch: one poll, with the full ack', async () => {
+  const { fake, socket, log, firstPoll } = await openClient();
+  socket.addEventListener('message', (event) => {
+    if (event.data === 'one') socket.send('reply');
+  });
+  answerPoll(
+    firstPoll,
+    0,
+    encodeTextFrame('one'),
+    encodeTextFrame('two'),
+    encodeTextFrame('three'),
+  );
+  const send = await fake.next('POST');
+  const poll = await fake.next('GET');
+  assert.equal(poll.query.get('ack'), '3');
+  assert.equal(fake.requests.filter((r) => r.method === 'GET').length, 2, 'no poll mid-batch');
+  send.respond(204);
+  await closeCleanly(fake, socket, log);
+  assert.deepEqual(log.messages, ['one', 'two', 'three']);
+});
+
 test('messages arriving after the application closed are not delivered', async () => {
   const { fake, socket, log, firstPoll } = await openClient();
   socket.addEventListener('message', () => socket.close(4001));
@@ -109,17 +137,25 @@ async function expectProtocolError(answer) {
 
 test('protocol errors in poll answers: error, close 1006, DELETE', async (t) => {
   await t.test('frames starting beyond what was received', () =>
-    expectProtocolError((poll) => answerPoll(poll, 1, encodeTextFrame('skipped one'))));
+    expectProtocolError((poll) => answerPoll(poll, 1, encodeTextFrame('skipped one'))),
+  );
   await t.test('no Longpoll-Seq', () =>
-    expectProtocolError((poll) => poll.respond(200, { body: encodeTextFrame('x') })));
+    expectProtocolError((poll) => poll.respond(200, { body: encodeTextFrame('x') })),
+  );
   await t.test('a malformed Longpoll-Seq', () =>
     expectProtocolError((poll) =>
-      poll.respond(200, { headers: { 'Longpoll-Seq': '-1' }, body: encodeTextFrame('x') })));
+      poll.respond(200, { headers: { 'Longpoll-Seq': '-1' }, body: encodeTextFrame('x') }),
+    ),
+  );
   await t.test('invalid UTF-8 in a text frame', () =>
-    expectProtocolError((poll) => answerPoll(poll, 0, fromHex('01 00000001 ff'))));
+    expectProtocolError((poll) => answerPoll(poll, 0, fromHex('01 00000001 ff'))),
+  );
   await t.test('a frame over maxMessageBytes', () =>
-    expectProtocolError((poll) => answerPoll(poll, 0, encodeTextFrame('x'.repeat(1025)))));
-  await t.test('a 400 answer', () => expectProtocolError((poll) => poll.respond(400, { body: 'bad ack\n' })));
+    expectProtocolError((poll) => answerPoll(poll, 0, encodeTextFrame('x'.repeat(1025)))),
+  );
+  await t.test('a 400 answer', () =>
+    expectProtocolError((poll) => poll.respond(400, { body: 'bad ack\n' })),
+  );
 });
 
 test('an invalid frame after valid ones delivers nothing from that body', async () => {

@@ -46,7 +46,9 @@ test('round-trips text including a leading byte order mark and astral characters
 });
 
 test('encodes lone surrogates as U+FFFD, as WebSocket does', () => {
-  assert.deepEqual(decodeFrames(encodeTextFrame('a\uD800b'), 1024), [{ type: 'text', data: 'a\uFFFDb' }]);
+  assert.deepEqual(decodeFrames(encodeTextFrame('a\uD800b'), 1024), [
+    { type: 'text', data: 'a\uFFFDb' },
+  ]);
 });
 
 function refused(bodyHex, maxMessageBytes = 1024) {

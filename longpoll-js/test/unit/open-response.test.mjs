@@ -51,18 +51,39 @@ test('refuses what section 3.1 says a client must refuse', () => {
   refuses('null', 'null');
   refuses(EXAMPLE.replace('"protocol":1', '"protocol":2'), 'protocol 2');
   refuses(EXAMPLE.replace('"protocol":1,', ''), 'no protocol');
-  for (const key of ['pollTimeoutMs', 'idleTimeoutMs', 'maxMessageBytes', 'maxBodyBytes', 'maxFramesPerRequest']) {
+  for (const key of [
+    'pollTimeoutMs',
+    'idleTimeoutMs',
+    'maxMessageBytes',
+    'maxBodyBytes',
+    'maxFramesPerRequest',
+  ]) {
     refuses(EXAMPLE.replace(new RegExp(`"${key}":\\d+,?`), '').replace(',}', '}'), `no ${key}`);
   }
   refuses(EXAMPLE.replace('"pollTimeoutMs":25000', '"pollTimeoutMs":25000.0'), 'a fraction');
   refuses(EXAMPLE.replace('"pollTimeoutMs":25000', '"pollTimeoutMs":25e3'), 'an exponent');
   refuses(EXAMPLE.replace('"pollTimeoutMs":25000', '"pollTimeoutMs":-1'), 'a sign');
   refuses(EXAMPLE.replace('"pollTimeoutMs":25000', '"pollTimeoutMs":"25000"'), 'a string');
-  refuses(EXAMPLE.replace('"maxBodyBytes":1048576', '"maxBodyBytes":18446744073709551616'), 'over 2^64-1');
+  refuses(
+    EXAMPLE.replace('"maxBodyBytes":1048576', '"maxBodyBytes":18446744073709551616'),
+    'over 2^64-1',
+  );
   refuses(EXAMPLE.replace('"protocol":1', '"protocol":1.0'), 'protocol 1.0');
-  refuses(EXAMPLE.replace('5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b', '5C0E2F9A7B1D4E8F9A2B3C4D5E6F7A8B'), 'uppercase id');
-  refuses(EXAMPLE.replace('5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b', '5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8'), 'short id');
-  refuses(EXAMPLE.replace('"5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b"', '"\\u0035c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b"'), 'escaped id');
+  refuses(
+    EXAMPLE.replace('5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b', '5C0E2F9A7B1D4E8F9A2B3C4D5E6F7A8B'),
+    'uppercase id',
+  );
+  refuses(
+    EXAMPLE.replace('5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b', '5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8'),
+    'short id',
+  );
+  refuses(
+    EXAMPLE.replace(
+      '"5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b"',
+      '"\\u0035c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b"',
+    ),
+    'escaped id',
+  );
   refuses(EXAMPLE.replace('"5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b"', '5'), 'numeric id');
   refuses(EXAMPLE.replace('"id":"5c0e2f9a7b1d4e8f9a2b3c4d5e6f7a8b",', ''), 'no id');
 });
