@@ -1,34 +1,26 @@
-//! Test tools shared by the project's test suites (not published): a seeded TCP proxy that
-//! injects faults between a longpoll client and server over 127.0.0.1, and a clock reading
-//! for `longpoll-core`'s documentation examples (the core itself never reads a clock).
+//! Test tools shared by the project's test suites (not published): two seeded TCP proxies
+//! that inject faults between a longpoll client and server over 127.0.0.1, and a clock
+//! reading for `longpoll-core`'s documentation examples (the core itself never reads a clock).
 //!
-//! The proxy cuts poll responses mid-body and swallows answers to sends, each at most a
-//! bounded number of times, from a seed, so a failing schedule replays.
+//! - [`proxy`] knows the protocol: it cuts poll responses mid-body and swallows answers to
+//!   sends, each at most a bounded number of times, for targeted fault tests.
+//! - [`chaos_proxy`] knows nothing of HTTP beyond where a head ends: it delays, drops,
+//!   truncates and resets connections at random, in both directions, for soak tests.
+//!
+//! Both take a seed, so a failing schedule replays.
 
+mod chaos;
+mod rng;
+
+pub use chaos::{Chaos, ChaosProxy, ChaosReport, chaos_proxy};
+
+use rng::{Rng, find};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-
-/// splitmix64: a tiny seeded generator, so a failing schedule can be replayed.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
 
 /// Which faults a [`Proxy`] injects, at most how often.
 #[derive(Debug, Clone, Copy)]
@@ -132,10 +124,6 @@ impl ProxyState {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// A TCP proxy on 127.0.0.1 in front of `upstream` that injects [`Faults`].
 #[derive(Debug)]
 pub struct Proxy {
@@ -166,7 +154,7 @@ pub async fn proxy(upstream: SocketAddr, seed: u64, faults: Faults) -> Proxy {
     let counts = Arc::new(FaultCounts::default());
     let state = Arc::new(ProxyState {
         faults,
-        rng: Mutex::new(Rng(seed)),
+        rng: Mutex::new(Rng::new(seed)),
         counts: counts.clone(),
     });
     let task = tokio::spawn(async move {

@@ -60,7 +60,12 @@ enum Stop {
 
 /// Starts `adapter`'s echo server with `args` (its `listen` is ignored: 127.0.0.1:0).
 pub async fn start(adapter: Adapter, args: &EchoArgs) -> Running {
-    let config = args.config().expect("valid echo flags");
+    start_with_config(adapter, args.config().expect("valid echo flags")).await
+}
+
+/// Starts `adapter`'s echo server on 127.0.0.1:0 with any valid `config` (one the flags
+/// cannot express, such as a short `gone_timeout`).
+pub async fn start_with_config(adapter: Adapter, config: longpoll_core::Config) -> Running {
     let (address, stop) = match adapter {
         Adapter::Axum => {
             let (router, registry) = echo::router(config).unwrap();
@@ -96,13 +101,8 @@ pub async fn start(adapter: Adapter, args: &EchoArgs) -> Running {
             (server.address, Stop::Actix(server))
         }
         Adapter::Custom => {
-            let custom = longpoll_example_custom::Args {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                poll_timeout_ms: args.poll_timeout_ms,
-                idle_timeout_ms: args.idle_timeout_ms,
-                max_body_bytes: args.max_body_bytes,
-            };
-            let server = longpoll_example_custom::spawn(custom).unwrap();
+            let listen = "127.0.0.1:0".parse().unwrap();
+            let server = longpoll_example_custom::spawn_with(listen, config, None).unwrap();
             (server.local_addr(), Stop::Custom(server))
         }
     };
