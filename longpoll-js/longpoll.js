@@ -926,7 +926,11 @@ export class LongPoll extends EventTarget {
   #answered(slot, flight, answer) {
     if (this.#state === 'closed') return;
     const at = now();
-    if (isProtocolAnswer(answer)) this.#lastSign = at;
+    // A protocol answer shows the server is alive; so does any answer (a proxy's 504, say)
+    // to a request something held for half the poll hold (9.8).
+    if (isProtocolAnswer(answer) || at - flight.issuedAt >= this.#params.pollTimeoutMs / 2) {
+      this.#lastSign = at;
+    }
     if (slot.inFlight !== flight) return;
     slot.inFlight = null;
     if (slot === this.#poll) this.#pollAnswered(at, answer);

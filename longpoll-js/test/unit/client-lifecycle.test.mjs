@@ -265,6 +265,36 @@ test('a 503 with Retry-After is a sign of life: no give-up while the server answ
   await log.waitFor('close');
 });
 
+test("a proxy's 504 after half the poll hold is a sign of life; a quick one is not", async () => {
+  // Giving up would take 300 ms without a sign of life.
+  const { fake, socket, log, firstPoll } = await openClient({
+    params: { pollTimeoutMs: 100, idleTimeoutMs: 200 },
+  });
+  firstPoll.respond(504);
+  const started = performance.now();
+  // Each poll is held 60 ms (over half the 100 ms hold) and then answered 504, as nginx does
+  // when its read timeout is shorter than the server's hold.
+  while (performance.now() - started < 1000) {
+    const poll = await fake.next('GET');
+    await sleep(60);
+    poll.respond(504);
+  }
+  assert.ok(!log.types.includes('close'), 'held 504s keep the session');
+  // Quick 504s do not: the client gives up.
+  const quick = (async () => {
+    for (;;) {
+      const poll = await fake.next('GET', 500).catch(() => null);
+      if (poll === null) return;
+      poll.respond(504);
+    }
+  })();
+  const close = await log.waitFor('close', 5000);
+  assert.equal(close.code, 1006);
+  await fake.next('DELETE');
+  await quick;
+  assert.equal(socket.readyState, LongPoll.CLOSED);
+});
+
 test('pagehide ends the session with a keepalive DELETE', async () => {
   const page = new EventTarget();
   globalThis.document = {};
