@@ -71,6 +71,9 @@ pub struct ServerSession {
     /// The close event, once the session closed, waiting until every inbound message is taken.
     close_event: Option<CloseReason>,
     last_activity: Instant,
+    /// Messages were queued while a poll was held: it is answered, with all of them, before
+    /// the next answer is taken or input handled (so a burst of sends is one batch).
+    poll_wake_due: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +124,7 @@ impl ServerSession {
             responses: VecDeque::new(),
             close_event: None,
             last_activity: now,
+            poll_wake_due: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl ServerSession {
     /// A held older poll is answered `409`. An `ack` beyond what was sent is answered `400`
     /// and changes nothing.
     pub fn handle_poll(&mut self, now: Instant, ack: u64) -> RequestId {
+        self.answer_due_poll();
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -183,6 +188,7 @@ impl ServerSession {
     /// after [`Config::inbound_hold_timeout`]. A close frame, which must come last, closes the
     /// session after the frames before it.
     pub fn handle_send(&mut self, now: Instant, seq: u64, body: Bytes) -> RequestId {
+        self.answer_due_poll();
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -246,6 +252,7 @@ impl ServerSession {
     /// `DELETE {base}/{id}` arrived: the client closes the session. Answered `204` (also when
     /// already closed, so a retried `DELETE` succeeds).
     pub fn handle_close(&mut self, now: Instant) -> RequestId {
+        self.answer_due_poll();
         let request = self.start_request(now);
         match &self.state {
             State::Open => {
@@ -266,6 +273,7 @@ impl ServerSession {
     /// The HTTP client went away before request `request` was answered. The request is
     /// forgotten without an answer; unknown or already answered ids are ignored.
     pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
+        self.answer_due_poll();
         if self
             .held_poll
             .as_ref()
@@ -287,6 +295,7 @@ impl ServerSession {
     /// Time has passed. Call when [`poll_timeout`](Self::poll_timeout) is reached; calling it
     /// early or twice is harmless (nothing is due, nothing happens).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.answer_due_poll();
         if let Some(held) = self.held_poll.take_if(|h| h.deadline <= now) {
             self.respond(now, held.request, Reply::NoContent);
         }
@@ -321,7 +330,9 @@ impl ServerSession {
             )
     }
 
-    /// Queues a message for the client. A held poll is answered at once.
+    /// Queues a message for the client. A held poll is answered with it (and with every
+    /// message queued after it until then) at the next [`poll_response`](Self::poll_response)
+    /// or input: a burst of sends goes out as one batch, without waiting for more.
     ///
     /// Refused with the message handed back when the outbound buffer is full
     /// ([`SendError::Full`]: wait for the client to acknowledge, which shows as
@@ -338,7 +349,9 @@ impl ServerSession {
             return Err(SendError::Full(message));
         }
         self.outbound.push(Frame::Message(message));
-        self.wake_held_poll(now);
+        if self.held_poll.is_some() && self.poll_wake_due.is_none() {
+            self.poll_wake_due = Some(now);
+        }
         Ok(())
     }
 
@@ -346,6 +359,7 @@ impl ServerSession {
     /// close frame; the session is closed once the client acknowledges the close frame (or
     /// sends `DELETE`), or after the idle timeout. Calling it again does nothing.
     pub fn close(&mut self, now: Instant, close: Option<CloseFrame>) {
+        self.answer_due_poll();
         if self.state != State::Open {
             return;
         }
@@ -362,6 +376,7 @@ impl ServerSession {
 
     /// The next answer to send. Drain after every input.
     pub fn poll_response(&mut self) -> Option<Response> {
+        self.answer_due_poll();
         self.responses.pop_front()
     }
 
@@ -479,6 +494,13 @@ impl ServerSession {
         };
         self.respond(now, request, reply);
         true
+    }
+
+    /// Answers the held poll that [`send`](Self::send) left for later, as of that send.
+    fn answer_due_poll(&mut self) {
+        if let Some(queued_at) = self.poll_wake_due.take() {
+            self.wake_held_poll(queued_at);
+        }
     }
 
     fn wake_held_poll(&mut self, now: Instant) {

@@ -354,6 +354,30 @@ fn held_poll_is_answered_as_soon_as_the_app_sends() {
 }
 
 #[test]
+fn a_burst_of_sends_answers_a_held_poll_with_one_batch() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    h.assert_held(poll);
+    // Sends in a row, without draining in between (as a driver queues what the application
+    // sent in one wake-up): the held poll carries all of them.
+    let now = h.at(secs(1));
+    for item in ["a", "b", "c"] {
+        h.session.send(now, msg(item)).unwrap();
+    }
+    h.drain();
+    let (first, frames) = frames_of(&h.reply(poll));
+    assert_eq!((first, frames), (0, vec![text("a"), text("b"), text("c")]));
+
+    // An input that comes before the drain answers the held poll first, as of the send.
+    let poll = h.poll(secs(2), 3);
+    h.assert_held(poll);
+    h.session.send(h.at(secs(3)), msg("d")).unwrap();
+    h.timeout(secs(2) + POLL_TIMEOUT);
+    let (first, frames) = frames_of(&h.reply(poll));
+    assert_eq!((first, frames), (3, vec![text("d")]));
+}
+
+#[test]
 fn poll_timeout_answers_204_exactly_at_the_deadline_and_early_timeouts_do_nothing() {
     let mut h = Harness::new();
     let start = secs(1);

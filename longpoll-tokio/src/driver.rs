@@ -50,15 +50,18 @@ impl Driver {
         let mut requests_open = true;
         let mut closed_delivered = false;
         let mut shutting_down = false;
+        // One timer for the session's life, moved when the core's next deadline moves
+        // (cheaper than a new timer per wake-up).
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
+        let shutdown = self.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         loop {
             let now = read_clock();
-            // Closed or too large: the session is closing and the message cannot go; full:
-            // keep it until an acknowledgement makes room.
-            if let Some(message) = unsent.take()
-                && let Err(SendError::Full(message)) = self.core.send(now, message)
-            {
-                unsent = Some(message);
-            }
+            // Take everything the application has sent while the protocol has room, before
+            // answering: a held poll then carries the whole burst as one batch.
+            self.take_outgoing(now, &mut unsent, &mut app_sink_gone);
             self.answer(&mut pending);
             // Hand events over while the application has room.
             loop {
@@ -91,6 +94,12 @@ impl Driver {
                 break;
             }
             let deadline = self.core.poll_timeout().map(Instant::from_std);
+            if deadline != armed {
+                if let Some(deadline) = deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                armed = deadline;
+            }
             let take_outgoing = unsent.is_none() && !app_sink_gone;
             let wait_for_room = undelivered.is_some();
             let wake = tokio::select! {
@@ -99,10 +108,10 @@ impl Driver {
                 // Room for the waiting event (or nobody listens any more): the loop's top
                 // hands it over.
                 _ = self.endpoint.events.room(), if wait_for_room => continue,
-                () = sleep_until(deadline) => Wake::Timer,
+                () = &mut timer, if armed.is_some() => Wake::Timer,
                 request = aborted(&mut pending) => Wake::Aborted(request),
                 result = &mut self.handler, if !handler_done => Wake::HandlerDone(result),
-                () = self.shutdown.cancelled(), if !shutting_down => Wake::Shutdown,
+                () = &mut shutdown, if !shutting_down => Wake::Shutdown,
             };
             match wake {
                 Wake::Request(Some(exchange)) => self.take_request(exchange, &mut pending),
@@ -110,7 +119,11 @@ impl Driver {
                 Wake::Outgoing(Some(Outgoing::Message(message))) => unsent = Some(message),
                 Wake::Outgoing(Some(Outgoing::Close(frame))) => self.close(frame),
                 Wake::Outgoing(None) => app_sink_gone = true,
-                Wake::Timer => self.core.handle_timeout(read_clock()),
+                Wake::Timer => {
+                    // A fired timer stays ready: re-arm it from the core's next deadline.
+                    armed = None;
+                    self.core.handle_timeout(read_clock());
+                }
                 Wake::Aborted(request) => {
                     trace!(session = %self.id, ?request, "request aborted by the client");
                     self.core.handle_abort(read_clock(), request);
@@ -144,6 +157,41 @@ impl Driver {
             on_exit();
         }
         debug!(session = %self.id, "longpoll session task finished");
+    }
+
+    /// Queues the application's messages in the core: `unsent` first, then what waits in
+    /// the channel, until the core is full (the message waits in `unsent` for an
+    /// acknowledgement) or the channel is empty. A close queues after the messages before it.
+    fn take_outgoing(
+        &mut self,
+        now: std::time::Instant,
+        unsent: &mut Option<longpoll_core::Message>,
+        app_sink_gone: &mut bool,
+    ) {
+        loop {
+            let message = match unsent.take() {
+                Some(message) => message,
+                None if *app_sink_gone => return,
+                None => match self.endpoint.outgoing.try_next() {
+                    Poll::Ready(Some(Outgoing::Message(message))) => message,
+                    Poll::Ready(Some(Outgoing::Close(frame))) => {
+                        self.close(frame);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        *app_sink_gone = true;
+                        return;
+                    }
+                    Poll::Pending => return,
+                },
+            };
+            // Closed or too large: the session is closing and the message cannot go; full:
+            // keep it until an acknowledgement makes room.
+            if let Err(SendError::Full(message)) = self.core.send(now, message) {
+                *unsent = Some(message);
+                return;
+            }
+        }
     }
 
     fn take_request(&mut self, exchange: Exchange, pending: &mut Pending) {
@@ -187,13 +235,6 @@ enum Wake {
     Aborted(RequestId),
     HandlerDone(Result<(), tokio::task::JoinError>),
     Shutdown,
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Resolves with the first pending request whose HTTP side went away (the client

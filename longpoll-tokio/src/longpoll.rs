@@ -164,7 +164,7 @@ impl LongPoll {
             session::channel(id.to_string(), Side::Server, self.config.max_message_bytes);
         let (requests_tx, requests_rx) = futures_channel::mpsc::unbounded();
         let span = info_span!("longpoll_session", session = %id);
-        let handler = tokio::spawn(handler(session).instrument(span.clone()));
+        let handler = tokio::spawn(handler(session).instrument(span));
         let driver = Driver {
             id,
             core: ServerSession::new(now, self.config.clone()),
@@ -175,7 +175,9 @@ impl LongPoll {
             on_exit,
         };
         info!(session = %id, "longpoll session opened");
-        tokio::spawn(driver.run().instrument(span));
+        // Not instrumented: entering a span on every poll costs, and each of the driver's log
+        // events names the session itself.
+        tokio::spawn(driver.run());
         SessionHandle {
             id,
             requests: requests_tx,

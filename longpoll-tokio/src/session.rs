@@ -121,11 +121,23 @@ impl OutgoingReceiver {
     pub async fn next(&mut self) -> Option<Outgoing> {
         self.0.next().await
     }
+
+    /// What the application has sent, without waiting: `Ready(Some(_))` the next item,
+    /// `Ready(None)` once it dropped its sending half, `Pending` when nothing is queued now.
+    pub fn try_next(&mut self) -> Poll<Option<Outgoing>> {
+        match self.0.try_recv() {
+            Ok(item) => Poll::Ready(Some(item)),
+            Err(mpsc::TryRecvError::Closed) => Poll::Ready(None),
+            Err(mpsc::TryRecvError::Empty) => Poll::Pending,
+        }
+    }
 }
 
 /// Messages buffered between the application and the driver, each way, beyond the protocol
-/// buffers (small: the protocol's own buffers hold the bulk).
-pub const CHANNEL_CAPACITY: usize = 16;
+/// buffers. Small, since the protocol's own buffers hold the bulk and these are bounded by
+/// count only (at most this many messages of up to `max_message_bytes` each); large enough
+/// that a burst of sends reaches the driver in one wake-up and leaves in one batch.
+pub const CHANNEL_CAPACITY: usize = 32;
 
 /// Creates a connected [`Session`] and [`SessionEndpoint`] pair.
 ///
@@ -139,10 +151,10 @@ pub fn channel(
     // futures-channel's queues allocate per message, not a block of slots up front: an idle
     // session costs a few hundred bytes here instead of kilobytes.
     let (events_tx, events_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    // One slot (the buffer of 0 plus the one sender's own): the driver takes a message only
-    // when the protocol has room for it, so `send` waits on the protocol's limits rather
-    // than on a deep channel.
-    let (outgoing_tx, outgoing_rx) = mpsc::channel(0);
+    // A few slots, so a burst of sends reaches the driver in one wake-up and leaves in one
+    // batch; the driver takes messages only while the protocol has room, so `send` still
+    // waits on the protocol's limits (plus these few messages).
+    let (outgoing_tx, outgoing_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let session = Session {
         id: id.into(),
         side,

@@ -91,32 +91,36 @@ async fn messages_flow_both_ways_and_a_client_close_ends_the_stream_with_its_fra
 async fn send_waits_while_the_outbound_buffer_is_full_and_nothing_is_dropped() {
     let mut config = config();
     config.outbound_max_messages = 2;
+    // Two fit the outbound buffer, the channel holds a few more and the driver one in its
+    // hand; the rest of the `send` calls wait.
+    const TOTAL: usize = 2 + longpoll_tokio::session::CHANNEL_CAPACITY + 1 + 5;
     let longpoll = LongPoll::new(config).unwrap();
     let (sent_tx, mut sent_rx) = mpsc::unbounded_channel();
     let handle = longpoll.connect(move |mut session: Session| async move {
-        for i in 0..6 {
+        for i in 0..TOTAL {
             session.send(Message::from(format!("m{i}"))).await.unwrap();
             let _ = sent_tx.send(i);
         }
         while session.recv().await.is_some() {}
     });
-    // Two fit the outbound buffer, one waits in the channel slot, one in the driver's hand;
-    // the rest of `send` calls wait.
     tokio::time::sleep(Duration::from_millis(10)).await;
     let mut done = Vec::new();
     while let Ok(i) = sent_rx.try_recv() {
         done.push(i);
     }
-    assert!(done.len() < 6, "send must wait for room, {done:?} returned");
+    assert!(
+        done.len() < TOTAL,
+        "send must wait for room, {done:?} returned"
+    );
     let mut ack = 0;
     let mut got = Vec::new();
-    while got.len() < 6 {
+    while got.len() < TOTAL {
         let (first, batch) = frames(poll(&handle, ack).await);
         assert_eq!(first, ack);
         ack += batch.len() as u64;
         got.extend(batch);
     }
-    let expected: Vec<Frame> = (0..6).map(|i| text(&format!("m{i}"))).collect();
+    let expected: Vec<Frame> = (0..TOTAL).map(|i| text(&format!("m{i}"))).collect();
     assert_eq!(got, expected);
 }
 
