@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod servers;
+pub mod session;
 
 use bytes::{Bytes, BytesMut};
 use longpoll_core::wire::{Frame, decode_body, encode_frame};
