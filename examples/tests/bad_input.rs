@@ -678,9 +678,8 @@ async fn bad_input_is_refused_and_the_session_stays_healthy() {
         counts[0],
         running.len()
     );
-    for server in running {
-        server.stop().await;
-    }
+    // Each waits for its sessions' clients (up to its grace period): stop them together.
+    futures_util::future::join_all(running.into_iter().map(|server| server.stop())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -700,9 +699,8 @@ async fn slow_clients_are_cut_off() {
         "slow clients: slowloris closed and trickled body answered 408 by {} servers",
         running.len()
     );
-    for server in running {
-        server.stop().await;
-    }
+    // Each waits for its sessions' clients (up to its grace period): stop them together.
+    futures_util::future::join_all(running.into_iter().map(|server| server.stop())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -492,9 +492,8 @@ async fn run_matrix(flags: &[&str], cases: &[Case], allowed: Option<&str>) -> us
         }
     });
     futures_util::future::join_all(runs).await;
-    for server in running {
-        server.stop().await;
-    }
+    // Each waits for its sessions' clients (up to its grace period): stop them together.
+    futures_util::future::join_all(running.into_iter().map(|server| server.stop())).await;
     cases.len() + usize::from(allowed.is_some())
 }
 

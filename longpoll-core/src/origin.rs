@@ -149,8 +149,12 @@ pub struct OriginError {
 
 impl fmt::Display for OriginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.entry == "null" {
-            return f.write_str("the origin `null` cannot be allowed: any page can send it");
+        match self.entry.as_str() {
+            "null" => {
+                return f.write_str("the origin `null` cannot be allowed: any page can send it");
+            }
+            "" => return f.write_str("an allow-list needs at least one origin"),
+            _ => {}
         }
         write!(
             f,
@@ -341,7 +345,8 @@ mod tests {
                 .contains("null")
         );
         assert!(OriginPolicy::allow(["https://a.example/path"]).is_err());
-        assert!(OriginPolicy::allow(Vec::<String>::new()).is_err());
+        let empty = OriginPolicy::allow(Vec::<String>::new()).unwrap_err();
+        assert!(empty.to_string().contains("at least one"));
         assert_eq!(OriginPolicy::allow(["*"]).unwrap(), OriginPolicy::any());
     }
 

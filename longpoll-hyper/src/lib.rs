@@ -67,6 +67,10 @@
 //!
 //! `longpoll-examples` has the same loop with graceful shutdown (`src/hyper_server.rs`).
 //!
+//! Every request first passes the configuration's origin policy ([`Config::origins`]: `403`
+//! for a refused origin, CORS headers and preflight answers for allowed ones; unchecked by
+//! default).
+//!
 //! **The primitive**: start a session with [`LongPoll::connect`], keep its
 //! [`SessionHandle`] in your own state, and forward each of that session's requests with
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
