@@ -574,7 +574,14 @@ async fn hundred_polls(address: SocketAddr) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(rx.try_recv().is_err(), "the last poll must be held");
     let message = text("after 100 polls");
-    let sent = post_frames(address, BASE, &probe.id, probe.seq, &[message.clone()]).await;
+    let sent = post_frames(
+        address,
+        BASE,
+        &probe.id,
+        probe.seq,
+        std::slice::from_ref(&message),
+    )
+    .await;
     assert_eq!(sent.status, 204);
     probe.seq += 1;
     let last = tokio::time::timeout(PATIENCE, rx.recv())

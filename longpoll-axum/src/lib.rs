@@ -108,7 +108,7 @@ async fn answer(mount: &Mount, request: Request) -> Response {
     into_response(mount.dispatch(route, body).await)
 }
 
-/// What the configuration's [`OriginPolicy`](longpoll_core::OriginPolicy) decides about a
+/// What the configuration's [`OriginPolicy`] decides about a
 /// request (a non-text `Origin` header counts as a malformed origin).
 pub fn check_origin(config: &Config, request: &Request) -> OriginDecision {
     let header = |name| {
