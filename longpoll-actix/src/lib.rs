@@ -38,11 +38,9 @@
 //! allowed ones). For slow request heads, set actix's own
 //! `HttpServer::client_request_timeout` (5 s by default).
 
-use actix_web::http::ConnectionType;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
     ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
-    TRANSFER_ENCODING,
 };
 use actix_web::{HttpRequest, HttpResponse, Scope, web};
 use bytes::{Bytes, BytesMut};
@@ -77,24 +75,14 @@ async fn serve(
     mounted: web::Data<Mounted>,
 ) -> HttpResponse {
     let decision = check_origin(mounted.mount.config(), &request);
-    let (response, body_read) = match decision.early_reply() {
-        Some(reply) => (into_response(reply), false),
+    let response = match decision.early_reply() {
+        Some(reply) => into_response(reply),
         None => answer(&request, payload, &mounted).await,
     };
-    let response = with_headers(response, decision.headers());
-    if body_read {
-        response
-    } else {
-        close_if_body_unread(&request, response)
-    }
+    with_headers(response, decision.headers())
 }
 
-/// The response, and whether the request body was read to its end.
-async fn answer(
-    request: &HttpRequest,
-    payload: web::Payload,
-    mounted: &Mounted,
-) -> (HttpResponse, bool) {
+async fn answer(request: &HttpRequest, payload: web::Payload, mounted: &Mounted) -> HttpResponse {
     let below = request.path().strip_prefix(&*mounted.base).unwrap_or("");
     let route = match longpoll_core::route(
         request.method().as_str(),
@@ -103,42 +91,18 @@ async fn answer(
         content_type(request),
     ) {
         Ok(route) => route,
-        Err(reply) => return (into_response(reply), false),
+        Err(reply) => return into_response(reply),
     };
     let body = match route {
         Route::Send { .. } => {
             match read_body_within(request, payload, mounted.mount.config()).await {
                 Ok(body) => body,
-                Err(reply) => return (into_response(reply), false),
+                Err(reply) => return into_response(reply),
             }
         }
-        _ => {
-            return (
-                into_response(mounted.mount.dispatch(route, Bytes::new()).await),
-                false,
-            );
-        }
+        _ => Bytes::new(),
     };
-    (
-        into_response(mounted.mount.dispatch(route, body).await),
-        true,
-    )
-}
-
-/// Closes the connection after `response` if the request came with a body that was not read
-/// to its end (refused, too large, too slow, or not expected). Otherwise actix would go on
-/// reading and discarding it, however long it is and however slowly it comes.
-fn close_if_body_unread(request: &HttpRequest, mut response: HttpResponse) -> HttpResponse {
-    let headers = request.headers();
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .is_some_and(|len| len.as_bytes() != b"0");
-    if declared || headers.contains_key(TRANSFER_ENCODING) {
-        response
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
-    }
-    response
+    into_response(mounted.mount.dispatch(route, body).await)
 }
 
 /// Answers one request of a session you keep yourself (the primitive path): `GET ?ack=N`
@@ -152,45 +116,37 @@ pub async fn respond(
     payload: web::Payload,
 ) -> HttpResponse {
     let decision = check_origin(handle.config(), request);
-    let (response, body_read) = match decision.early_reply() {
-        Some(reply) => (into_response(reply), false),
+    let response = match decision.early_reply() {
+        Some(reply) => into_response(reply),
         None => answer_for(handle, request, payload).await,
     };
-    let response = with_headers(response, decision.headers());
-    if body_read {
-        response
-    } else {
-        close_if_body_unread(request, response)
-    }
+    with_headers(response, decision.headers())
 }
 
 async fn answer_for(
     handle: &SessionHandle,
     request: &HttpRequest,
     payload: web::Payload,
-) -> (HttpResponse, bool) {
+) -> HttpResponse {
     let operation = match longpoll_core::route::operation(
         request.method().as_str(),
         query(request),
         content_type(request),
     ) {
         Ok(operation) => operation,
-        Err(reply) => return (into_response(reply), false),
+        Err(reply) => return into_response(reply),
     };
-    let (session_request, body_read) = match operation {
-        Operation::Poll { ack } => (SessionRequest::Poll { ack }, false),
-        Operation::Close => (SessionRequest::Close, false),
+    let session_request = match operation {
+        Operation::Poll { ack } => SessionRequest::Poll { ack },
+        Operation::Close => SessionRequest::Close,
         Operation::Send { seq } => {
             match read_body_within(request, payload, handle.config()).await {
-                Ok(body) => (SessionRequest::Send { seq, body }, true),
-                Err(reply) => return (into_response(reply), false),
+                Ok(body) => SessionRequest::Send { seq, body },
+                Err(reply) => return into_response(reply),
             }
         }
     };
-    (
-        into_response(handle.exchange(session_request).await),
-        body_read,
-    )
+    into_response(handle.exchange(session_request).await)
 }
 
 /// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
