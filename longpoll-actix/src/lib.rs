@@ -37,6 +37,14 @@
 //! ([`Config::origins`]: `403` for a refused origin, CORS headers and preflight answers for
 //! allowed ones). For slow request heads, set actix's own
 //! `HttpServer::client_request_timeout` (5 s by default).
+//!
+//! One limit of actix remains: after a refused body (`413`, `408`, `415`) actix sends the
+//! answer with `Connection: close` at once, but reads and discards the rest of the body before
+//! it closes the connection, so a client that keeps trickling such a body keeps its
+//! connection for as long as it does. Put a proxy with a body timeout in front of actix if
+//! that matters; the hyper, axum (through hyper-util) and custom echo servers do not wait for
+//! the rest of such a body (the custom one reads on for at most 2 s, so that the answer is not
+//! lost to a reset).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
