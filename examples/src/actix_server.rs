@@ -1,10 +1,12 @@
 //! The echo service on actix-web: several single-threaded workers sharing one registry.
 
 use crate::echo::{MOUNT_PATH, echo};
+use crate::hyper_server::SHUTDOWN_GRACE;
 use actix_web::{App, HttpServer};
 use longpoll_actix::{LongPoll, Mount, Registry};
 use longpoll_core::Config;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 /// Workers the echo server runs: more than one, so a session's requests can land on a worker
 /// other than the one that runs the session.
@@ -22,14 +24,23 @@ pub struct RunningActix {
 }
 
 impl RunningActix {
-    /// Closes every session ("going away"), stops accepting, lets requests in flight finish,
-    /// and waits for the server thread.
+    /// Shuts down gracefully: closes every session ("going away"; held polls are answered
+    /// with what is queued and the close frame) and opens no more; keeps serving until every
+    /// session has ended or [`SHUTDOWN_GRACE`] has passed, so clients fetch their close
+    /// frames; then stops accepting, lets requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]) and waits for the server thread.
     pub fn stop(mut self) {
         self.registry.shutdown();
         let handle = self.handle.clone();
-        // `stop` only sends a command to the server's own runtime; any executor can await it.
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() {
-            runtime.block_on(handle.stop(true));
+        // Both waits only need a timer; the server runs on its own runtime meanwhile.
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.registry.drained()).await;
+                handle.stop(true).await;
+            });
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -38,14 +49,24 @@ impl RunningActix {
 }
 
 /// Starts the actix echo server on `listener` on its own thread (actix runs its own runtime
-/// per worker). `config` must be valid.
+/// per worker), with the default header read timeout. `config` must be valid.
 pub fn spawn(listener: TcpListener, config: Config) -> std::io::Result<RunningActix> {
     let longpoll = LongPoll::new(config).map_err(std::io::Error::other)?;
-    spawn_mount(listener, longpoll.mount(echo))
+    spawn_mount(
+        listener,
+        longpoll.mount(echo),
+        crate::cli::DEFAULT_HEADER_TIMEOUT,
+    )
 }
 
-/// Starts an actix server on `listener` serving `mount` at [`MOUNT_PATH`].
-pub fn spawn_mount(listener: TcpListener, mount: Mount) -> std::io::Result<RunningActix> {
+/// Starts an actix server on `listener` serving `mount` at [`MOUNT_PATH`]. A client must send
+/// its request head within `header_timeout` (actix's `client_request_timeout`: `408`, then
+/// the connection is closed).
+pub fn spawn_mount(
+    listener: TcpListener,
+    mount: Mount,
+    header_timeout: Duration,
+) -> std::io::Result<RunningActix> {
     let address = listener.local_addr()?;
     let registry = mount.registry().clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -55,6 +76,8 @@ pub fn spawn_mount(listener: TcpListener, mount: Mount) -> std::io::Result<Runni
                 App::new().service(longpoll_actix::scope(MOUNT_PATH, mount.clone()))
             })
             .workers(WORKERS)
+            .client_request_timeout(header_timeout)
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             .disable_signals()
             .listen(listener)?
             .run();

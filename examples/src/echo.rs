@@ -1,11 +1,14 @@
 //! The echo service behind `echo-axum`: every message comes back with the same kind; the
 //! text message `close-me` closes the session with code 4000 and reason `requested`.
 
+use crate::cli::EchoArgs;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use longpoll_axum::{CloseFrame, LongPoll, Message, Mount, Registry, Session};
 use longpoll_core::Config;
 use longpoll_core::config::ConfigError;
+use std::future::Future;
+use std::time::Duration;
 
 /// The path protocol v1 is mounted at.
 pub const MOUNT_PATH: &str = "/longpoll";
@@ -41,4 +44,37 @@ pub fn router_for(mount: Mount) -> (Router, Registry) {
     let registry = mount.registry().clone();
     let router = Router::new().nest(MOUNT_PATH, longpoll_axum::router(mount));
     (router, registry)
+}
+
+/// The echo mount the flags ask for: their configuration, with `--max-sessions` as the
+/// registry's cap.
+pub fn mount(args: &EchoArgs) -> Result<Mount, ConfigError> {
+    mount_with(args, echo)
+}
+
+/// Like [`mount`], with another handler (tests use it to watch how sessions end).
+pub fn mount_with<H, F>(args: &EchoArgs, handler: H) -> Result<Mount, ConfigError>
+where
+    H: Fn(Session) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let longpoll = LongPoll::new(args.config()?)?;
+    Ok(Mount::new(
+        Registry::new(longpoll, args.max_sessions),
+        handler,
+    ))
+}
+
+/// Serves an axum router through hyper-util, which has the header read timeout `axum::serve`
+/// lacks, until `shutdown` completes; then shuts down gracefully as
+/// [`serve_service`](crate::hyper_server::serve_service) describes.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    registry: Registry,
+    header_timeout: Duration,
+    shutdown: impl Future,
+) {
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    crate::hyper_server::serve_service(listener, service, registry, header_timeout, shutdown).await;
 }

@@ -31,20 +31,35 @@
 //! actix runs one single-threaded runtime per worker. A session's task lives on the worker
 //! that opened it; its handle is `Send`, so requests for it may arrive on any worker.
 //! actix's `PayloadConfig` does not apply to a raw [`web::Payload`], so bodies are read here
-//! under the session's body limit, refusing with `413` as soon as it is passed.
+//! under the session's body limit, refusing with `413` as soon as it is passed, and within
+//! [`Config::body_read_timeout`] (30 s by default; actix has no body read timeout of its own),
+//! answering `408` past it. Every request first passes the configuration's origin policy
+//! ([`Config::origins`]: `403` for a refused origin, CORS headers and preflight answers for
+//! allowed ones). For slow request heads, set actix's own
+//! `HttpServer::client_request_timeout` (5 s by default).
+//!
+//! One limit of actix remains: after a refused body (`413`, `408`, `415`) actix sends the
+//! answer with `Connection: close` at once, but reads and discards the rest of the body before
+//! it closes the connection, so a client that keeps trickling such a body keeps its
+//! connection for as long as it does. Put a proxy with a body timeout in front of actix if
+//! that matters; the hyper, axum (through hyper-util) and custom echo servers do not wait for
+//! the rest of such a body (the custom one reads on for at most 2 s, so that the answer is not
+//! lost to a reset).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
+};
 use actix_web::{HttpRequest, HttpResponse, Scope, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
-use longpoll_core::{Reply, Route};
+use longpoll_core::{OriginDecision, Reply, Route};
 
 pub use longpoll_tokio::{
-    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, Registry, Session,
-    SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
+    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
 };
 
 /// A scope that answers protocol v1 at `path` (`POST {path}` opens, `{path}/{id}` polls,
@@ -67,19 +82,28 @@ async fn serve(
     payload: web::Payload,
     mounted: web::Data<Mounted>,
 ) -> HttpResponse {
+    let decision = check_origin(mounted.mount.config(), &request);
+    let response = match decision.early_reply() {
+        Some(reply) => into_response(reply),
+        None => answer(&request, payload, &mounted).await,
+    };
+    with_headers(response, decision.headers())
+}
+
+async fn answer(request: &HttpRequest, payload: web::Payload, mounted: &Mounted) -> HttpResponse {
     let below = request.path().strip_prefix(&*mounted.base).unwrap_or("");
     let route = match longpoll_core::route(
         request.method().as_str(),
         below,
-        query(&request),
-        content_type(&request),
+        query(request),
+        content_type(request),
     ) {
         Ok(route) => route,
         Err(reply) => return into_response(reply),
     };
     let body = match route {
         Route::Send { .. } => {
-            match read_body(&request, payload, mounted.mount.config().max_body_bytes).await {
+            match read_body_within(request, payload, mounted.mount.config()).await {
                 Ok(body) => body,
                 Err(reply) => return into_response(reply),
             }
@@ -90,9 +114,24 @@ async fn serve(
 }
 
 /// Answers one request of a session you keep yourself (the primitive path): `GET ?ack=N`
-/// polls, `POST ?seq=N` sends, `DELETE` closes; anything else gets its refusal status.
-/// Never fails: "this session is gone" is a `410`/`404` response too.
+/// polls, `POST ?seq=N` sends, `DELETE` closes; anything else gets its refusal status. The
+/// session's origin policy is applied first (`403`, or a preflight answered `204`); a body
+/// must arrive within the body read timeout (`408`). Never fails: "this session is gone" is
+/// a `410`/`404` response too.
 pub async fn respond(
+    handle: &SessionHandle,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let decision = check_origin(handle.config(), request);
+    let response = match decision.early_reply() {
+        Some(reply) => into_response(reply),
+        None => answer_for(handle, request, payload).await,
+    };
+    with_headers(response, decision.headers())
+}
+
+async fn answer_for(
     handle: &SessionHandle,
     request: &HttpRequest,
     payload: web::Payload,
@@ -108,13 +147,54 @@ pub async fn respond(
     let session_request = match operation {
         Operation::Poll { ack } => SessionRequest::Poll { ack },
         Operation::Close => SessionRequest::Close,
-        Operation::Send { seq } => match read_body(request, payload, handle.max_body_bytes()).await
-        {
-            Ok(body) => SessionRequest::Send { seq, body },
-            Err(reply) => return into_response(reply),
-        },
+        Operation::Send { seq } => {
+            match read_body_within(request, payload, handle.config()).await {
+                Ok(body) => SessionRequest::Send { seq, body },
+                Err(reply) => return into_response(reply),
+            }
+        }
     };
     into_response(handle.exchange(session_request).await)
+}
+
+/// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
+/// header counts as a malformed origin).
+pub fn check_origin(config: &Config, request: &HttpRequest) -> OriginDecision {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
+    };
+    config.origins.check(
+        request.method().as_str(),
+        header(ORIGIN),
+        header(ACCESS_CONTROL_REQUEST_METHOD),
+    )
+}
+
+/// [`read_body`] under the configuration's body limit, within its body read timeout (`408`).
+async fn read_body_within(
+    request: &HttpRequest,
+    payload: web::Payload,
+    config: &Config,
+) -> Result<Bytes, Reply> {
+    let read = read_body(request, payload, config.max_body_bytes);
+    actix_web::rt::time::timeout(config.body_read_timeout, read)
+        .await
+        .unwrap_or(Err(Reply::RequestTimeout))
+}
+
+fn with_headers(mut response: HttpResponse, extra: &[(&'static str, String)]) -> HttpResponse {
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 fn query(request: &HttpRequest) -> Option<&str> {

@@ -36,22 +36,33 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
+};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
-use longpoll_core::{Reply, Route};
+use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
 use std::future::Future;
+use std::time::Duration;
 
 pub use longpoll_tokio::{
-    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, Registry, Session,
-    SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
+    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
 };
 
 /// A router that answers protocol v1 at its root (`POST /` opens, `/{id}` polls, sends and
 /// closes). Nest it at the mount path; any method, path or query it does not expect gets the
 /// status `PROTOCOL.md` names.
+///
+/// Every request first passes the configuration's origin policy
+/// ([`Config::origins`](longpoll_core::Config::origins): `403` for a refused origin, CORS
+/// headers and preflight answers for allowed ones). A `POST` body must arrive within
+/// [`Config::body_read_timeout`](longpoll_core::Config::body_read_timeout) (30 s by default,
+/// `408` past it). axum has no header read timeout of its own: serve the router through
+/// hyper-util with `http1().header_read_timeout(..)` (as `longpoll-examples` does) or behind a
+/// proxy that has one.
 pub fn router(mount: Mount) -> Router {
     Router::new()
         .route("/", any(serve))
@@ -60,6 +71,15 @@ pub fn router(mount: Mount) -> Router {
 }
 
 async fn serve(State(mount): State<Mount>, request: Request) -> Response {
+    let decision = check_origin(mount.config(), &request);
+    let response = match decision.early_reply() {
+        Some(reply) => into_response(reply),
+        None => answer(&mount, request).await,
+    };
+    with_headers(response, decision.headers())
+}
+
+async fn answer(mount: &Mount, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let content_type = parts
         .headers
@@ -76,7 +96,9 @@ async fn serve(State(mount): State<Mount>, request: Request) -> Response {
     };
     let body = match route {
         Route::Send { .. } => {
-            match read_body(body, &parts.headers, mount.config().max_body_bytes).await {
+            let config = mount.config();
+            let read = read_body(body, &parts.headers, config.max_body_bytes);
+            match within(config.body_read_timeout, read).await {
                 Ok(body) => body,
                 Err(reply) => return into_response(reply),
             }
@@ -86,11 +108,51 @@ async fn serve(State(mount): State<Mount>, request: Request) -> Response {
     into_response(mount.dispatch(route, body).await)
 }
 
+/// What the configuration's [`OriginPolicy`] decides about a
+/// request (a non-text `Origin` header counts as a malformed origin).
+pub fn check_origin(config: &Config, request: &Request) -> OriginDecision {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
+    };
+    config.origins.check(
+        request.method().as_str(),
+        header(ORIGIN),
+        header(ACCESS_CONTROL_REQUEST_METHOD),
+    )
+}
+
+/// `read` within `timeout`; `408` past it.
+async fn within(
+    timeout: Duration,
+    read: impl Future<Output = Result<Bytes, Reply>>,
+) -> Result<Bytes, Reply> {
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(Reply::RequestTimeout))
+}
+
+fn with_headers(mut response: Response, extra: &[(&'static str, String)]) -> Response {
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
 /// Forwarding requests to a session you keep yourself (the primitive path).
 pub trait SessionHandleExt {
     /// Answers one HTTP request of this session: `GET ?ack=N` polls, `POST ?seq=N` sends,
-    /// `DELETE` closes; anything else gets its refusal status. The body of a `POST` is read
-    /// under the session's body limit (`413` past it). Never fails: every outcome, including
+    /// `DELETE` closes; anything else gets its refusal status. The session's origin policy is
+    /// applied first (`403`, or a preflight answered `204`). The body of a `POST` is read
+    /// under the session's body limit (`413` past it) within its body read timeout (`408`
+    /// past it). Never fails: every outcome, including
     /// "this session is gone" (`404`), is a response.
     fn send(
         &mut self,
@@ -100,32 +162,42 @@ pub trait SessionHandleExt {
 
 impl SessionHandleExt for SessionHandle {
     async fn send(&mut self, request: Request) -> Result<Response, Infallible> {
-        let (parts, body) = request.into_parts();
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let operation = match longpoll_core::route::operation(
-            parts.method.as_str(),
-            parts.uri.query(),
-            content_type,
-        ) {
-            Ok(operation) => operation,
-            Err(reply) => return Ok(into_response(reply)),
+        let decision = check_origin(self.config(), &request);
+        let response = match decision.early_reply() {
+            Some(reply) => into_response(reply),
+            None => answer_for(self, request).await,
         };
-        let request = match operation {
-            Operation::Poll { ack } => SessionRequest::Poll { ack },
-            Operation::Close => SessionRequest::Close,
-            Operation::Send { seq } => {
-                let max = self.max_body_bytes();
-                match read_body(body, &parts.headers, max).await {
-                    Ok(body) => SessionRequest::Send { seq, body },
-                    Err(reply) => return Ok(into_response(reply)),
-                }
-            }
-        };
-        Ok(into_response(self.exchange(request).await))
+        Ok(with_headers(response, decision.headers()))
     }
+}
+
+async fn answer_for(handle: &SessionHandle, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let operation = match longpoll_core::route::operation(
+        parts.method.as_str(),
+        parts.uri.query(),
+        content_type,
+    ) {
+        Ok(operation) => operation,
+        Err(reply) => return into_response(reply),
+    };
+    let request = match operation {
+        Operation::Poll { ack } => SessionRequest::Poll { ack },
+        Operation::Close => SessionRequest::Close,
+        Operation::Send { seq } => {
+            let config = handle.config();
+            let read = read_body(body, &parts.headers, config.max_body_bytes);
+            match within(config.body_read_timeout, read).await {
+                Ok(body) => SessionRequest::Send { seq, body },
+                Err(reply) => return into_response(reply),
+            }
+        }
+    };
+    into_response(handle.exchange(request).await)
 }
 
 /// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its

@@ -1,5 +1,6 @@
 //! Server session configuration and its documented defaults.
 
+use crate::origin::OriginPolicy;
 use std::fmt;
 use std::time::Duration;
 
@@ -52,6 +53,11 @@ pub const DEFAULT_INBOUND_HOLD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `Retry-After` a `503` carries (1 s).
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a `POST` body may take to arrive, from the end of the request head, before the
+/// request is answered `408` (30 s). Adapters enforce it while reading; it bounds how long a
+/// client that trickles its body ties up a connection.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Configuration of a server session.
 ///
 /// Start from [`Config::default`] and change fields; [`Config::validate`] checks that the
@@ -96,6 +102,13 @@ pub struct Config {
     pub inbound_hold_timeout: Duration,
     /// `Retry-After` sent with `503`. Default [`DEFAULT_RETRY_AFTER`].
     pub retry_after: Duration,
+    /// How long a `POST` body may take to arrive before `408`. Default
+    /// [`DEFAULT_BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+    /// Which web origins may make requests, and the CORS headers they get. Default
+    /// [`OriginPolicy::unchecked`]: no checks, no CORS headers. Adapters apply it to every
+    /// request before routing.
+    pub origins: OriginPolicy,
 }
 
 impl Default for Config {
@@ -115,6 +128,8 @@ impl Default for Config {
             inbound_max_messages: DEFAULT_INBOUND_MAX_MESSAGES,
             inbound_hold_timeout: DEFAULT_INBOUND_HOLD_TIMEOUT,
             retry_after: DEFAULT_RETRY_AFTER,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            origins: OriginPolicy::unchecked(),
         }
     }
 }
@@ -139,6 +154,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("gone_timeout", self.gone_timeout),
             ("inbound_hold_timeout", self.inbound_hold_timeout),
+            ("body_read_timeout", self.body_read_timeout),
         ];
         for (name, value) in durations {
             if value.is_zero() {
@@ -239,6 +255,12 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl From<crate::origin::OriginError> for ConfigError {
+    fn from(error: crate::origin::OriginError) -> Self {
+        ConfigError::new(format!("origins: {error}"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

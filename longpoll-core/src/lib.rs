@@ -11,6 +11,7 @@
 //! - [`ServerSession`]: one session, server side.
 //! - [`ClientSession`]: one session, client side; the Rust and browser clients follow it.
 //! - [`route()`]: turns method, path, query and content type into a [`Route`] or a refusal.
+//! - [`OriginPolicy`]: which web origins may make requests, and their CORS headers.
 //! - [`wire`]: the frame codec; [`query`]: `ack`/`seq` parsing; [`SessionParams`]: the open
 //!   response; [`Config`] with documented `DEFAULT_*` limits.
 //!
@@ -67,6 +68,7 @@ pub mod config;
 mod deadline;
 mod event;
 mod message;
+pub mod origin;
 mod outbound;
 pub mod params;
 pub mod query;
@@ -84,6 +86,7 @@ pub use event::{CloseReason, Event, RequestId, SendError};
 pub use message::{
     CloseFrame, InvalidUtf8, MAX_CLOSE_REASON_BYTES, Message, Utf8Bytes, close_code,
 };
+pub use origin::{OriginDecision, OriginPolicy};
 pub use params::SessionParams;
 pub use reply::Reply;
 pub use route::{Route, route};

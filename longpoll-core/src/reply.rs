@@ -38,6 +38,8 @@ pub enum Reply {
     NoContent,
     /// `400`: the request is malformed; the session is unaffected.
     BadRequest(BadRequest),
+    /// `403`: the request's `Origin` is not allowed ([`OriginPolicy`](crate::origin::OriginPolicy)).
+    Forbidden,
     /// `404`: no session has this id (or the id is malformed, or the path is not the protocol's).
     NotFound,
     /// `405`: the method is not allowed on this path.
@@ -45,6 +47,10 @@ pub enum Reply {
         /// Value of the `Allow` header.
         allow: &'static str,
     },
+    /// `408`: the request body did not arrive within
+    /// [`Config::body_read_timeout`](crate::Config::body_read_timeout). Adapters answer it
+    /// while reading; clients treat it like any failure and retry.
+    RequestTimeout,
     /// `409`: the request conflicts with the session's state; the session is unaffected.
     Conflict(Conflict),
     /// `410`: the session is closed.
@@ -112,8 +118,10 @@ impl Reply {
             Reply::Frames { .. } => 200,
             Reply::NoContent => 204,
             Reply::BadRequest(_) => 400,
+            Reply::Forbidden => 403,
             Reply::NotFound => 404,
             Reply::MethodNotAllowed { .. } => 405,
+            Reply::RequestTimeout => 408,
             Reply::Conflict(_) => 409,
             Reply::Gone => 410,
             Reply::PayloadTooLarge(_) => 413,
@@ -183,6 +191,8 @@ impl fmt::Display for Reply {
                 f,
                 "bad request: ack={ack} but only {sent} messages were sent"
             ),
+            Reply::Forbidden => f.write_str("origin not allowed"),
+            Reply::RequestTimeout => f.write_str("the request body did not arrive in time"),
             Reply::NotFound => f.write_str("no such session"),
             Reply::MethodNotAllowed { allow } => write!(f, "method not allowed; allowed: {allow}"),
             Reply::Conflict(Conflict::Superseded) => {
@@ -261,6 +271,8 @@ mod tests {
         );
         assert_eq!(Reply::Gone.status(), 410);
         assert_eq!(Reply::NotFound.status(), 404);
+        assert_eq!(Reply::Forbidden.status(), 403);
+        assert_eq!(Reply::RequestTimeout.status(), 408);
         assert_eq!(Reply::UnsupportedMediaType.status(), 415);
         assert_eq!(Reply::Conflict(Conflict::Superseded).status(), 409);
         assert_eq!(

@@ -67,18 +67,24 @@
 //!
 //! `longpoll-examples` has the same loop with graceful shutdown (`src/hyper_server.rs`).
 //!
+//! Every request first passes the configuration's origin policy ([`Config::origins`]: `403`
+//! for a refused origin, CORS headers and preflight answers for allowed ones; unchecked by
+//! default).
+//!
 //! **The primitive**: start a session with [`LongPoll::connect`], keep its
 //! [`SessionHandle`] in your own state, and forward each of that session's requests with
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
+};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
-use longpoll_core::{Reply, Route};
+use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
@@ -87,13 +93,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use longpoll_tokio::{
-    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, Registry, Session,
-    SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
+    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
 };
 
 /// How long a `POST` body may take to arrive before the request is refused with
-/// `408 Request Timeout` (clients retry it) and its connection closed.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `408 Request Timeout` (clients retry it) and its connection closed: the core's
+/// [`DEFAULT_BODY_READ_TIMEOUT`](longpoll_core::config::DEFAULT_BODY_READ_TIMEOUT). The
+/// mount's [`Config::body_read_timeout`] applies unless [`LongPollService::body_timeout`]
+/// overrides it.
+pub const DEFAULT_BODY_TIMEOUT: Duration = longpoll_core::config::DEFAULT_BODY_READ_TIMEOUT;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -124,14 +133,15 @@ impl LongPollService {
             "longpoll mount path {base:?} must be empty or an absolute path without query"
         );
         LongPollService {
+            body_timeout: Some(mount.config().body_read_timeout),
             mount,
             base: base.trim_end_matches('/').into(),
-            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
         }
     }
 
-    /// Sets how long a `POST` body may take to arrive ([`DEFAULT_BODY_TIMEOUT`] unless set;
-    /// `None` waits forever).
+    /// Sets how long a `POST` body may take to arrive (the mount's
+    /// [`Config::body_read_timeout`] unless set, [`DEFAULT_BODY_TIMEOUT`] by default; `None`
+    /// waits forever).
     pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.body_timeout = timeout.into();
         self
@@ -187,6 +197,19 @@ impl LongPollService {
         B: Body,
         B::Error: Into<BoxError>,
     {
+        let decision = check_origin(self.mount.config(), &request);
+        let response = match decision.early_reply() {
+            Some(reply) => into_response(reply),
+            None => self.answer(request).await,
+        };
+        with_headers(response, decision.headers())
+    }
+
+    async fn answer<B>(self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
         let (parts, body) = request.into_parts();
         let Some(path) = self.below_base(parts.uri.path()) else {
             return into_response(Reply::NotFound);
@@ -233,9 +256,10 @@ where
 /// Forwarding requests to a session you keep yourself (the primitive path).
 pub trait SessionHandleExt {
     /// Answers one HTTP request of this session: `GET ?ack=N` polls, `POST ?seq=N` sends,
-    /// `DELETE` closes; anything else gets its refusal status. The body of a `POST` is read
-    /// under the session's body limit (`413` past it) within [`DEFAULT_BODY_TIMEOUT`] (`408`
-    /// past it). Never fails: every outcome, including "this session is gone" (`410`), is a
+    /// `DELETE` closes; anything else gets its refusal status. The session's origin policy is
+    /// applied first (`403`, or a preflight answered `204`). The body of a `POST` is read
+    /// under the session's body limit (`413` past it) within its body read timeout (`408`
+    /// past it; hyper closes an HTTP/1 connection whose body was left unread). Never fails: every outcome, including "this session is gone" (`410`), is a
     /// response.
     fn send<B>(
         &mut self,
@@ -254,29 +278,73 @@ impl SessionHandleExt for SessionHandle {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = request.into_parts();
-        let operation = match longpoll_core::route::operation(
-            parts.method.as_str(),
-            parts.uri.query(),
-            content_type(&parts.headers),
-        ) {
-            Ok(operation) => operation,
-            Err(reply) => return Ok(into_response(reply)),
+        let decision = check_origin(self.config(), &request);
+        let response = match decision.early_reply() {
+            Some(reply) => into_response(reply),
+            None => answer_for(self, request).await,
         };
-        let request = match operation {
-            Operation::Poll { ack } => SessionRequest::Poll { ack },
-            Operation::Close => SessionRequest::Close,
-            Operation::Send { seq } => {
-                let max = self.max_body_bytes();
-                match read_body_within(body, &parts.headers, max, Some(DEFAULT_BODY_TIMEOUT)).await
-                {
-                    Ok(body) => SessionRequest::Send { seq, body },
-                    Err(response) => return Ok(response),
-                }
-            }
-        };
-        Ok(into_response(self.exchange(request).await))
+        Ok(with_headers(response, decision.headers()))
     }
+}
+
+async fn answer_for<B>(handle: &SessionHandle, request: Request<B>) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let (parts, body) = request.into_parts();
+    let operation = match longpoll_core::route::operation(
+        parts.method.as_str(),
+        parts.uri.query(),
+        content_type(&parts.headers),
+    ) {
+        Ok(operation) => operation,
+        Err(reply) => return into_response(reply),
+    };
+    let request = match operation {
+        Operation::Poll { ack } => SessionRequest::Poll { ack },
+        Operation::Close => SessionRequest::Close,
+        Operation::Send { seq } => {
+            let config = handle.config();
+            let timeout = Some(config.body_read_timeout);
+            match read_body_within(body, &parts.headers, config.max_body_bytes, timeout).await {
+                Ok(body) => SessionRequest::Send { seq, body },
+                Err(response) => return response,
+            }
+        }
+    };
+    into_response(handle.exchange(request).await)
+}
+
+/// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
+/// header counts as a malformed origin).
+pub fn check_origin<B>(config: &Config, request: &Request<B>) -> OriginDecision {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
+    };
+    config.origins.check(
+        request.method().as_str(),
+        header(ORIGIN),
+        header(ACCESS_CONTROL_REQUEST_METHOD),
+    )
+}
+
+fn with_headers(
+    mut response: Response<Full<Bytes>>,
+    extra: &[(&'static str, String)],
+) -> Response<Full<Bytes>> {
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {
@@ -321,31 +389,11 @@ where
     let result = match timeout {
         Some(timeout) => match tokio::time::timeout(timeout, read).await {
             Ok(result) => result,
-            Err(_) => return Err(request_timeout()),
+            Err(_) => return Err(into_response(Reply::RequestTimeout)),
         },
         None => read.await,
     };
     result.map_err(into_response)
-}
-
-/// `408`: the body did not arrive in time. Not a protocol reply (the core never sees the
-/// request); clients treat it like any failure and retry. hyper closes an HTTP/1 connection
-/// whose request body was left unread.
-fn request_timeout() -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(
-        b"the request body did not arrive in time\n",
-    )));
-    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 /// Turns a protocol answer into a hyper response.

@@ -57,6 +57,12 @@ impl SessionHandle {
         SessionParams::new(self.id, &self.config)
     }
 
+    /// The session's configuration (adapters read the body limit, the body read timeout and
+    /// the origin policy from it).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The largest `POST` body the session takes (adapters read bodies under this limit).
     pub fn max_body_bytes(&self) -> usize {
         self.config.max_body_bytes

@@ -51,7 +51,9 @@ pub mod session;
 pub use error::Error;
 pub use handle::{SessionHandle, SessionRequest};
 pub use longpoll::{LongPoll, MAX_ID_DRAWS};
-pub use longpoll_core::{CloseFrame, CloseReason, Config, SessionId, Utf8Bytes, close_code};
+pub use longpoll_core::{
+    CloseFrame, CloseReason, Config, OriginPolicy, SessionId, Utf8Bytes, close_code,
+};
 pub use message::Message;
 pub use registry::{Lookup, Mount, OpenError, Registry};
 pub use session::Session;

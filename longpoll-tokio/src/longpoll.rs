@@ -149,6 +149,11 @@ impl LongPoll {
         self.shutdown.cancel();
     }
 
+    /// Whether [`shutdown`](Self::shutdown) was called (on this `LongPoll` or a clone).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
     pub(crate) fn spawn<H, F>(
         &self,
         id: SessionId,

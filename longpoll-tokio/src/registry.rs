@@ -12,6 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::warn;
 
@@ -41,6 +42,8 @@ struct Inner {
     longpoll: LongPoll,
     sessions: Mutex<Sessions>,
     max_sessions: Option<usize>,
+    /// Notified whenever the last open session leaves.
+    emptied: Notify,
 }
 
 #[derive(Default)]
@@ -96,6 +99,8 @@ pub enum OpenError {
     NoRandomness,
     /// The [id filter](LongPoll::with_id_filter) refused [`MAX_ID_DRAWS`] random ids in a row.
     NoAcceptableId,
+    /// The server is shutting down ([`Registry::shutdown`]).
+    ShuttingDown,
 }
 
 impl fmt::Display for OpenError {
@@ -107,6 +112,7 @@ impl fmt::Display for OpenError {
                 f,
                 "the id filter refused {MAX_ID_DRAWS} random session ids in a row"
             ),
+            OpenError::ShuttingDown => f.write_str("the server is shutting down"),
         }
     }
 }
@@ -122,6 +128,7 @@ impl Registry {
                 longpoll,
                 sessions: Mutex::new(Sessions::default()),
                 max_sessions,
+                emptied: Notify::new(),
             }),
         }
     }
@@ -139,6 +146,9 @@ impl Registry {
     {
         let mut sessions = self.lock();
         sessions.forget_expired(Instant::now());
+        if self.inner.longpoll.is_shutting_down() {
+            return Err(OpenError::ShuttingDown);
+        }
         if let Some(max) = self.inner.max_sessions
             && sessions.live.len() >= max
         {
@@ -202,9 +212,27 @@ impl Registry {
         sessions.gone.len()
     }
 
-    /// Closes every session with code 1001 "going away" (see [`LongPoll::shutdown`]).
+    /// Closes every session with code 1001 "going away" (see [`LongPoll::shutdown`]), and
+    /// refuses to open more ([`OpenError::ShuttingDown`], answered `503`). Sessions stay
+    /// reachable until they end, so their clients can still fetch the queued messages and the
+    /// close frame; [`drained`](Self::drained) tells when the last one has.
     pub fn shutdown(&self) {
         self.inner.longpoll.shutdown();
+    }
+
+    /// Resolves once no session is open. After [`shutdown`](Self::shutdown), a server keeps
+    /// serving until this (or its grace period) so that clients receive their close frames.
+    pub async fn drained(&self) {
+        loop {
+            let emptied = self.inner.emptied.notified();
+            let mut emptied = std::pin::pin!(emptied);
+            // Registered before looking, so a session leaving in between still wakes us.
+            emptied.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            emptied.await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
@@ -229,6 +257,9 @@ fn retire(registry: &Weak<Inner>, id: SessionId) {
         sessions.forget_expired(now);
         if sessions.live.remove(&id).is_some() && sessions.gone_ids.insert(id) {
             sessions.gone.push_back((now + gone_timeout, id));
+        }
+        if sessions.live.is_empty() {
+            inner.emptied.notify_waiters();
         }
     }
 }

@@ -53,9 +53,10 @@ pub enum Outgoing {
 /// **How it ends.** Messages arrive in order and exactly once. When the session ends the
 /// stream yields one last item, then `None`:
 /// - the peer closed: `Ok(Message::Close(frame))`;
-/// - any other reason (idle timeout, server shutdown, the session was forgotten, a protocol
-///   error): `Err(Error::Ended(reason))`;
-/// - this side closed it: nothing more, the stream just ends.
+/// - any other reason (idle timeout, the session was forgotten, a protocol error, or server
+///   shutdown, which closes every session with 1001 "going away" on the application's
+///   behalf): `Err(Error::Ended(reason))`;
+/// - this side's application closed it: nothing more, the stream just ends.
 ///
 /// [`close_reason`](Session::close_reason) tells the reason afterwards in every case.
 ///
@@ -76,6 +77,10 @@ pub struct Session {
     max_message_bytes: usize,
     reason: Option<CloseReason>,
     terminated: bool,
+    /// The application asked to close (a close message, or closing the sink). Only then is
+    /// a close by this side the application's own doing; otherwise (server shutdown) the
+    /// stream reports the reason as an error.
+    closed_here: bool,
 }
 
 /// The driver's end of a session (the server task, or the client task). Applications do not
@@ -163,6 +168,7 @@ pub fn channel(
         max_message_bytes,
         reason: None,
         terminated: false,
+        closed_here: false,
     };
     let endpoint = SessionEndpoint {
         events: EventSender(events_tx),
@@ -206,7 +212,11 @@ impl Session {
             (Side::Server, CloseReason::ClientClosed(frame))
             | (Side::Client, CloseReason::ServerClosed(frame)) => Some(Ok(Message::Close(frame))),
             (Side::Server, CloseReason::ServerClosed(_))
-            | (Side::Client, CloseReason::ClientClosed(_)) => None,
+            | (Side::Client, CloseReason::ClientClosed(_))
+                if self.closed_here =>
+            {
+                None
+            }
             (_, reason) => Some(Err(Error::Ended(reason))),
         }
     }
@@ -249,6 +259,7 @@ impl Sink<Message> for Session {
             Message::Text(text) => longpoll_core::Message::Text(text),
             Message::Binary(bytes) => longpoll_core::Message::Binary(bytes),
             Message::Close(frame) => {
+                self.closed_here = true;
                 return self
                     .outgoing
                     .start_send(Outgoing::Close(frame))
@@ -273,6 +284,7 @@ impl Sink<Message> for Session {
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.closed_here = true;
         if self.outgoing.is_closed() {
             return Poll::Ready(Ok(()));
         }

@@ -14,8 +14,6 @@ use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
-/// How long a client may take to send its whole request (head and body).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long writing an answer may take.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to read what a client still sends after the answer, before closing.
@@ -25,7 +23,8 @@ const LINGER: Duration = Duration::from_secs(2);
 pub(crate) async fn serve(stream: Async<TcpStream>, server: Rc<Server>) {
     let mut reader = BufReader::new(&stream);
     let mut in_flight = None;
-    let response = match with_timeout(REQUEST_TIMEOUT, http::read_head(&mut reader)).await {
+    // The slowloris defence: a head that takes longer is not answered, the connection closes.
+    let response = match with_timeout(server.header_timeout, http::read_head(&mut reader)).await {
         Some(Ok(head)) => {
             // From here on, a graceful shutdown waits until this request is answered.
             in_flight = Some(server.in_flight());
@@ -48,17 +47,32 @@ pub(crate) async fn serve(stream: Async<TcpStream>, server: Rc<Server>) {
 }
 
 /// The answer to a request whose head has been read; `None` when there is nobody to answer.
+/// The origin policy decides first; its headers go on whatever the answer is.
 async fn answer(
     server: &Rc<Server>,
     reader: &mut Reader<'_>,
     head: &http::Head,
 ) -> Option<Response> {
-    let response = match with_timeout(REQUEST_TIMEOUT, request(server, reader, head)).await {
-        Some(Ok(Some(route))) => exchange(server, reader, route).await?,
-        Some(Ok(None)) => Reply::NotFound.into(),
-        Some(Err(Failure::Refuse(response))) => response,
-        Some(Err(Failure::Gone)) | None => return None,
+    let decision = server.config.origins.check(
+        &head.method,
+        head.origin.as_deref(),
+        head.access_control_request_method.as_deref(),
+    );
+    let response = match decision.early_reply() {
+        Some(reply) => reply.into(),
+        None => {
+            let timeout = server.config.body_read_timeout;
+            match with_timeout(timeout, request(server, reader, head)).await {
+                Some(Ok(Some(route))) => exchange(server, reader, route).await?,
+                Some(Ok(None)) => Reply::NotFound.into(),
+                Some(Err(Failure::Refuse(response))) => response,
+                Some(Err(Failure::Gone)) => return None,
+                // The body did not arrive in time.
+                None => Reply::RequestTimeout.into(),
+            }
+        }
     };
+    let response = response.with_headers(decision.headers());
     Some(match head.method.as_str() {
         "HEAD" => response.for_head(),
         _ => response,

@@ -33,6 +33,10 @@ pub(crate) struct Head {
     pub(crate) path: String,
     pub(crate) query: Option<String>,
     pub(crate) content_type: Option<String>,
+    /// `Origin`, for the origin policy (the first one, if repeated).
+    pub(crate) origin: Option<String>,
+    /// `Access-Control-Request-Method`: with `OPTIONS` and `Origin`, a CORS preflight.
+    pub(crate) access_control_request_method: Option<String>,
     pub(crate) framing: Framing,
     pub(crate) expect_continue: bool,
 }
@@ -91,6 +95,12 @@ impl Response {
         }
     }
 
+    /// This response with more headers (the origin policy's).
+    pub(crate) fn with_headers(mut self, extra: &[(&'static str, String)]) -> Self {
+        self.headers.extend(extra.iter().cloned());
+        self
+    }
+
     /// This response, as the answer to a `HEAD` request (without the body).
     pub(crate) fn for_head(self) -> Self {
         Response {
@@ -127,8 +137,10 @@ fn reason(status: u16) -> &'static str {
         201 => "Created",
         204 => "No Content",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
         410 => "Gone",
         413 => "Content Too Large",
@@ -225,6 +237,8 @@ fn parse_head(lines: &[String]) -> Result<Head, Failure> {
         path: path.to_string(),
         query,
         content_type: None,
+        origin: None,
+        access_control_request_method: None,
         framing: Framing::Length(0),
         expect_continue: false,
     };
@@ -254,6 +268,11 @@ fn parse_head(lines: &[String]) -> Result<Head, Failure> {
             chunked = true;
         } else if name.eq_ignore_ascii_case("content-type") {
             head.content_type.get_or_insert_with(|| value.to_string());
+        } else if name.eq_ignore_ascii_case("origin") {
+            head.origin.get_or_insert_with(|| value.to_string());
+        } else if name.eq_ignore_ascii_case("access-control-request-method") {
+            head.access_control_request_method
+                .get_or_insert_with(|| value.to_string());
         } else if name.eq_ignore_ascii_case("expect") {
             head.expect_continue = value.eq_ignore_ascii_case("100-continue");
         }

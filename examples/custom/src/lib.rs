@@ -66,15 +66,18 @@
 //! # HTTP support
 //!
 //! See the `http` module: request bodies with `Content-Length` or chunked; heads up to 16 KiB
-//! (`431` beyond); malformed requests `400`; every response with `Content-Length` (but
+//! (`431` beyond), within the header read timeout ([`DEFAULT_HEADER_TIMEOUT`], the connection
+//! is closed past it); bodies within [`Config::body_read_timeout`] (`408` past it); the
+//! origin policy ([`Config::origins`]) checked on every request before routing; malformed
+//! requests `400`; every response with `Content-Length` (but
 //! `204`) and `Connection: close`; no keep-alive, no pipelining, no TLS.
 
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use clap::Parser;
 use futures_lite::future;
-use longpoll_core::Config;
 use longpoll_core::config::ConfigError;
+use longpoll_core::{Config, OriginPolicy};
 use server::Server;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -92,8 +95,15 @@ pub use session::{CLOSE_ME, CLOSE_ME_CODE, SHUTDOWN_REASON};
 /// The path protocol v1 is mounted at.
 pub const MOUNT_PATH: &str = "/longpoll";
 
-/// How long a shutdown waits for the answers of requests in flight before exiting anyway.
+/// How long a shutdown keeps serving so that clients fetch their close frames, and then how
+/// long it waits for the answers of requests in flight before exiting anyway (each at most
+/// this long).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a client may take to send its request head before the connection is closed
+/// without an answer (10 s unless `--header-timeout-ms` says otherwise): the slowloris
+/// defence. The body has [`Config::body_read_timeout`] (30 s by default, `408` past it).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Command-line flags, the same as `echo-axum`'s, with the core's defaults.
 #[derive(Debug, Clone, Parser)]
@@ -111,6 +121,22 @@ pub struct Args {
     /// Largest POST body (default: the core's, 1048576).
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// Most sessions open at once; opening more is answered 503 with Retry-After (default:
+    /// no cap).
+    #[arg(long)]
+    pub max_sessions: Option<usize>,
+    /// How long a client may take to send a request head before its connection is closed
+    /// (default 10000).
+    #[arg(long)]
+    pub header_timeout_ms: Option<u64>,
+    /// How long a POST body may take to arrive before 408 (default: the core's, 30000).
+    #[arg(long)]
+    pub body_timeout_ms: Option<u64>,
+    /// A web origin allowed to use the server from a browser (`https://app.example`;
+    /// repeatable; `*` for any). Without it, origins are not checked and no CORS headers are
+    /// sent; with it, other origins get 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
 }
 
 impl Default for Args {
@@ -120,6 +146,10 @@ impl Default for Args {
             poll_timeout_ms: None,
             idle_timeout_ms: None,
             max_body_bytes: None,
+            max_sessions: None,
+            header_timeout_ms: None,
+            body_timeout_ms: None,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -143,8 +173,20 @@ impl Args {
             config.max_message_bytes = config.max_message_bytes.min(bytes.saturating_sub(5));
             config.inbound_max_bytes = config.inbound_max_bytes.max(bytes);
         }
+        if let Some(ms) = self.body_timeout_ms {
+            config.body_read_timeout = Duration::from_millis(ms);
+        }
+        if !self.allow_origins.is_empty() {
+            config.origins = OriginPolicy::allow(&self.allow_origins)?;
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The header read timeout: `--header-timeout-ms`, or [`DEFAULT_HEADER_TIMEOUT`].
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout_ms
+            .map_or(DEFAULT_HEADER_TIMEOUT, Duration::from_millis)
     }
 }
 
@@ -154,7 +196,12 @@ impl Args {
 /// bound.
 pub fn spawn(args: Args) -> io::Result<RunningServer> {
     let config = args.config().map_err(invalid_input)?;
-    spawn_with(args.listen, config, None)
+    spawn_with_header_timeout(
+        args.listen,
+        config,
+        args.max_sessions,
+        args.header_timeout(),
+    )
 }
 
 /// Like [`spawn`], with any valid configuration (tests shorten `gone_timeout`, for example)
@@ -164,13 +211,23 @@ pub fn spawn_with(
     config: Config,
     max_sessions: Option<usize>,
 ) -> io::Result<RunningServer> {
+    spawn_with_header_timeout(listen, config, max_sessions, DEFAULT_HEADER_TIMEOUT)
+}
+
+/// Like [`spawn_with`], with a header read timeout other than [`DEFAULT_HEADER_TIMEOUT`].
+pub fn spawn_with_header_timeout(
+    listen: SocketAddr,
+    config: Config,
+    max_sessions: Option<usize>,
+    header_timeout: Duration,
+) -> io::Result<RunningServer> {
     config.validate().map_err(invalid_input)?;
     let listener = TcpListener::bind(listen)?;
     let address = listener.local_addr()?;
     let (stop, stopped) = async_channel::bounded::<()>(1);
     let thread = std::thread::Builder::new()
         .name("longpoll-custom".to_string())
-        .spawn(move || run(listener, config, max_sessions, stopped))?;
+        .spawn(move || run(listener, config, max_sessions, header_timeout, stopped))?;
     Ok(RunningServer {
         address,
         stop: StopHandle(stop),
@@ -197,9 +254,11 @@ pub struct RunningServer {
 pub struct StopHandle(async_channel::Sender<()>);
 
 impl StopHandle {
-    /// Stops accepting connections, closes every session with 1001 "server shutting down",
-    /// and lets the server exit once the requests in flight are answered (at most
-    /// [`SHUTDOWN_GRACE`]). Returns at once.
+    /// Closes every session with 1001 "server shutting down" (held polls are answered with
+    /// what is queued and the close frame) and opens no more (`503`); keeps serving until
+    /// every session has ended or [`SHUTDOWN_GRACE`] has passed, so clients fetch their close
+    /// frames; then stops accepting and exits once the requests in flight are answered (at
+    /// most [`SHUTDOWN_GRACE`] more). Returns at once.
     pub fn stop(&self) {
         self.0.close();
     }
@@ -248,15 +307,32 @@ fn run(
     listener: TcpListener,
     config: Config,
     max_sessions: Option<usize>,
+    header_timeout: Duration,
     stopped: async_channel::Receiver<()>,
 ) -> io::Result<()> {
     let executor = Rc::new(LocalExecutor::new());
-    let server = Rc::new(Server::new(config, max_sessions, Rc::downgrade(&executor)));
+    let server = Rc::new(Server::new(
+        config,
+        max_sessions,
+        header_timeout,
+        Rc::downgrade(&executor),
+    ));
     let listener = Async::new(listener)?;
     async_io::block_on(executor.run(async {
+        // Resolves once a stop was asked for and the sessions have ended (or the grace ran
+        // out); connections are accepted until then, so clients can fetch their close frames.
+        let drain = async {
+            let _ = stopped.recv().await; // closed by `StopHandle::stop`
+            server.shut_down();
+            future::or(server.sessions_ended(), async {
+                Timer::after(SHUTDOWN_GRACE).await;
+            })
+            .await;
+        };
+        let mut drain = std::pin::pin!(drain);
         loop {
             let accepted = future::or(async { Some(listener.accept().await) }, async {
-                let _ = stopped.recv().await; // closed by `StopHandle::stop`
+                drain.as_mut().await;
                 None
             })
             .await;
@@ -274,7 +350,6 @@ fn run(
             }
         }
         drop(listener); // new connections are refused from here on
-        server.shut_down();
         future::or(server.drained(), async {
             Timer::after(SHUTDOWN_GRACE).await;
         })

@@ -22,6 +22,8 @@ const OPEN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The shared state of one running server.
 pub(crate) struct Server {
     pub(crate) config: Arc<Config>,
+    /// How long a client may take to send a request head.
+    pub(crate) header_timeout: Duration,
     max_sessions: Option<usize>,
     /// Where session tasks are spawned. Weak: the executor owns the tasks that own this.
     executor: Weak<LocalExecutor<'static>>,
@@ -30,6 +32,8 @@ pub(crate) struct Server {
     in_flight: Cell<usize>,
     /// Notified when `in_flight` drops to zero.
     drained: Event,
+    /// Notified when the last running session ends.
+    sessions_emptied: Event,
 }
 
 #[derive(Default)]
@@ -66,16 +70,19 @@ impl Server {
     pub(crate) fn new(
         config: Config,
         max_sessions: Option<usize>,
+        header_timeout: Duration,
         executor: Weak<LocalExecutor<'static>>,
     ) -> Self {
         Server {
             config: Arc::new(config),
+            header_timeout,
             max_sessions,
             executor,
             sessions: RefCell::default(),
             next_ticket: Cell::new(0),
             in_flight: Cell::new(0),
             drained: Event::new(),
+            sessions_emptied: Event::new(),
         }
     }
 
@@ -133,6 +140,20 @@ impl Server {
         if sessions.live.remove(&id).is_some() && sessions.gone_ids.insert(id) {
             let expiry = now + self.config.gone_timeout;
             sessions.gone.push_back((expiry, id));
+        }
+        if sessions.live.is_empty() {
+            self.sessions_emptied.notify(usize::MAX);
+        }
+    }
+
+    /// Resolves once no session is running.
+    pub(crate) async fn sessions_ended(&self) {
+        loop {
+            let listener = self.sessions_emptied.listen();
+            if self.sessions.borrow().live.is_empty() {
+                return;
+            }
+            listener.await;
         }
     }
 

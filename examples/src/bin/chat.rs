@@ -1,8 +1,9 @@
 //! `cargo run -p longpoll-examples --bin chat -- --listen 127.0.0.1:3000`
 //!
 //! A browser chat at `http://127.0.0.1:3000/`: one room, over longpoll (`/longpoll`) or, with
-//! `?transport=websocket`, over WebSocket (`/ws`). Ctrl-C closes every session ("going away")
-//! and exits.
+//! `?transport=websocket`, over WebSocket (`/ws`). Ctrl-C closes every longpoll session
+//! ("going away"), lets clients fetch their close frames (at most 5 s), then exits. `--help`
+//! lists the flags (the echo servers' limits and timeouts, plus routing behind nginx).
 //!
 //! Behind nginx with `hash ... consistent` routing on the session id (see the README), give
 //! each process the upstream's server list with `--route-peers` and its own entry with
@@ -41,21 +42,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ring = Arc::new(ConsistentHash::new(args.route_peers));
         longpoll = longpoll.with_id_filter(move |id| ring.server_for(&id.to_string()) == own);
     }
-    let chat = longpoll_examples::chat::chat(longpoll);
+    let chat = longpoll_examples::chat::chat(longpoll, args.server.max_sessions);
     let listener = tokio::net::TcpListener::bind(args.server.listen).await?;
     let address = listener.local_addr()?;
     info!(%address, "chat listening: open http://{address}/ in a browser");
-    let room_sessions = chat.room_sessions.clone();
-    let echo_sessions = chat.echo_sessions.clone();
-    let shutdown = async move {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
-        info!("shutting down: closing every session");
-        room_sessions.shutdown();
-        echo_sessions.shutdown();
     };
-    axum::serve(listener, chat.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // Through hyper-util rather than `axum::serve`, for its header read timeout.
+    longpoll_examples::echo::serve_router(
+        listener,
+        chat.router,
+        chat.sessions,
+        args.server.header_timeout(),
+        ctrl_c,
+    )
+    .await;
     info!("bye");
     Ok(())
 }

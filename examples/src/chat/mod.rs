@@ -24,7 +24,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use hub::Room;
-use longpoll_axum::{LongPoll, Registry};
+use longpoll_axum::{LongPoll, Mount, Registry};
 use longpoll_core::Config;
 use longpoll_core::config::ConfigError;
 use std::sync::Arc;
@@ -44,47 +44,30 @@ const LONGPOLL_JS: &str = include_str!("../../../longpoll-js/longpoll.js");
 pub struct Chat {
     /// Every route in the table above.
     pub router: Router,
-    /// The room's longpoll sessions.
-    pub room_sessions: Registry,
-    /// The echo service's longpoll sessions.
-    pub echo_sessions: Registry,
+    /// The longpoll sessions of both the room and the echo service (one registry: ids are
+    /// unique across both, and one shutdown closes them all).
+    pub sessions: Registry,
     /// The room.
     pub room: Arc<Room>,
 }
 
-impl Chat {
-    /// Closes every longpoll session with 1001 "going away" (WebSocket connections end when
-    /// the server stops).
-    pub fn shutdown(&self) {
-        self.room_sessions.shutdown();
-        self.echo_sessions.shutdown();
-    }
-}
-
 /// Builds the chat server. `longpoll` carries the session configuration (and an id filter,
-/// when processes share a hash-routing proxy); both longpoll mounts use it.
-pub fn chat(longpoll: LongPoll) -> Chat {
+/// when processes share a hash-routing proxy); `max_sessions` caps the longpoll sessions.
+pub fn chat(longpoll: LongPoll, max_sessions: Option<usize>) -> Chat {
     let room = Arc::new(Room::default());
+    let sessions = Registry::new(longpoll, max_sessions);
     let room_mount = {
         let room = room.clone();
-        longpoll
-            .clone()
-            .mount(move |session| transport::longpoll_member(room.clone(), session))
+        Mount::new(sessions.clone(), move |session| {
+            transport::longpoll_member(room.clone(), session)
+        })
     };
-    let echo_mount = longpoll.mount(crate::echo::echo);
-    let room_sessions = room_mount.registry().clone();
-    let echo_sessions = echo_mount.registry().clone();
+    let echo_mount = Mount::new(sessions.clone(), crate::echo::echo);
     let ws_room = room.clone();
     let router = Router::new()
         .route("/", get(|| asset("text/html; charset=utf-8", INDEX_HTML)))
-        .route(
-            "/chat.js",
-            get(|| asset("text/javascript; charset=utf-8", CHAT_JS)),
-        )
-        .route(
-            "/chat.css",
-            get(|| asset("text/css; charset=utf-8", CHAT_CSS)),
-        )
+        .route("/chat.js", get(|| asset("text/javascript; charset=utf-8", CHAT_JS)))
+        .route("/chat.css", get(|| asset("text/css; charset=utf-8", CHAT_CSS)))
         .route(
             "/longpoll.js",
             get(|| asset("text/javascript; charset=utf-8", LONGPOLL_JS)),
@@ -98,15 +81,14 @@ pub fn chat(longpoll: LongPoll) -> Chat {
         .nest(ECHO_PATH, longpoll_axum::router(echo_mount));
     Chat {
         router,
-        room_sessions,
-        echo_sessions,
+        sessions,
         room,
     }
 }
 
-/// Builds the chat server from a session configuration.
+/// Builds the chat server from a session configuration, without a session cap.
 pub fn chat_with_config(config: Config) -> Result<Chat, ConfigError> {
-    Ok(chat(LongPoll::new(config)?))
+    Ok(chat(LongPoll::new(config)?, None))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -5,6 +5,7 @@
 
 pub mod processes;
 pub mod servers;
+pub mod session;
 
 use bytes::{Bytes, BytesMut};
 use longpoll_core::wire::{Frame, decode_body, encode_frame};

@@ -1,9 +1,12 @@
 //! Starts each echo server (axum, hyper, actix-web, the custom runtime without tokio) on an
 //! ephemeral loopback port, so one test can run unchanged against all of them.
 
+use futures_util::future::BoxFuture;
 use longpoll_examples::cli::EchoArgs;
 use longpoll_examples::{actix_server, echo, hyper_server};
+use longpoll_tokio::Session;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The echo servers, one per way of driving the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +43,13 @@ pub fn args(poll_timeout_ms: u64, idle_timeout_ms: u64) -> EchoArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         poll_timeout_ms: Some(poll_timeout_ms),
         idle_timeout_ms: Some(idle_timeout_ms),
-        max_body_bytes: None,
+        ..EchoArgs::default()
     }
 }
+
+/// A session handler a test supplies instead of the echo (servers on `longpoll-tokio` only:
+/// the custom server's application is built in).
+pub type Handler = Arc<dyn Fn(Session) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A running echo server; [`Running::stop`] shuts it down gracefully.
 pub struct Running {
@@ -52,57 +59,90 @@ pub struct Running {
 }
 
 enum Stop {
-    Axum(tokio::sync::oneshot::Sender<()>, longpoll_tokio::Registry),
-    Hyper(tokio::sync::oneshot::Sender<()>, longpoll_tokio::Registry),
+    Tokio(
+        tokio::sync::oneshot::Sender<()>,
+        longpoll_tokio::Registry,
+        tokio::task::JoinHandle<()>,
+    ),
     Actix(actix_server::RunningActix),
     Custom(longpoll_example_custom::RunningServer),
 }
 
 /// Starts `adapter`'s echo server with `args` (its `listen` is ignored: 127.0.0.1:0).
 pub async fn start(adapter: Adapter, args: &EchoArgs) -> Running {
-    start_with_config(adapter, args.config().expect("valid echo flags")).await
+    start_with(adapter, args, None).await
 }
 
-/// Starts `adapter`'s echo server on 127.0.0.1:0 with any valid `config` (one the flags
-/// cannot express, such as a short `gone_timeout`).
+/// Like [`start`], with `handler` instead of the echo for every session when given (ignored
+/// by the custom server, whose echo is built into its session loop).
+pub async fn start_with(adapter: Adapter, args: &EchoArgs, handler: Option<Handler>) -> Running {
+    let config = args.config().expect("valid echo flags");
+    start_configured(adapter, args, config, handler).await
+}
+
+/// Starts `adapter`'s echo server with a session `config` the flags cannot express (such as
+/// a short `gone_timeout`), and the flags' defaults for everything else.
 pub async fn start_with_config(adapter: Adapter, config: longpoll_core::Config) -> Running {
-    let (address, stop) = match adapter {
-        Adapter::Axum => {
-            let (router, registry) = echo::router(config).unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let shutdown_registry = registry.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                        shutdown_registry.shutdown();
-                    })
-                    .await
-                    .expect("serve");
-            });
-            (address, Stop::Axum(tx, registry))
+    start_configured(adapter, &EchoArgs::default(), config, None).await
+}
+
+async fn start_configured(
+    adapter: Adapter,
+    args: &EchoArgs,
+    config: longpoll_core::Config,
+    handler: Option<Handler>,
+) -> Running {
+    let mount = || {
+        let longpoll = longpoll_tokio::LongPoll::new(config.clone()).expect("a valid config");
+        let registry = longpoll_tokio::Registry::new(longpoll, args.max_sessions);
+        match handler.clone() {
+            Some(handler) => longpoll_tokio::Mount::new(registry, move |session| handler(session)),
+            None => longpoll_tokio::Mount::new(registry, echo::echo),
         }
-        Adapter::Hyper => {
+    };
+    let (address, stop) = match adapter {
+        Adapter::Axum | Adapter::Hyper => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
-            let mount = longpoll_tokio::LongPoll::new(config)
-                .unwrap()
-                .mount(echo::echo);
+            let mount = mount();
             let registry = mount.registry().clone();
             let (tx, rx) = tokio::sync::oneshot::channel();
-            tokio::spawn(hyper_server::serve(listener, mount, rx));
-            (address, Stop::Hyper(tx, registry))
+            let header_timeout = args.header_timeout();
+            let server = if adapter == Adapter::Axum {
+                let (router, registry) = echo::router_for(mount);
+                tokio::spawn(echo::serve_router(
+                    listener,
+                    router,
+                    registry,
+                    header_timeout,
+                    rx,
+                ))
+            } else {
+                let service = longpoll_hyper::LongPollService::new(echo::MOUNT_PATH, mount);
+                tokio::spawn(hyper_server::serve_service(
+                    listener,
+                    service,
+                    registry.clone(),
+                    header_timeout,
+                    rx,
+                ))
+            };
+            (address, Stop::Tokio(tx, registry, server))
         }
         Adapter::Actix => {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let server = actix_server::spawn(listener, config).unwrap();
+            let server =
+                actix_server::spawn_mount(listener, mount(), args.header_timeout()).unwrap();
             (server.address, Stop::Actix(server))
         }
         Adapter::Custom => {
-            let listen = "127.0.0.1:0".parse().unwrap();
-            let server = longpoll_example_custom::spawn_with(listen, config, None).unwrap();
+            let server = longpoll_example_custom::spawn_with_header_timeout(
+                "127.0.0.1:0".parse().unwrap(),
+                config,
+                args.max_sessions,
+                args.header_timeout(),
+            )
+            .unwrap();
             (server.local_addr(), Stop::Custom(server))
         }
     };
@@ -117,17 +157,20 @@ impl Running {
     /// The session registry, for the servers on `longpoll-tokio` (the custom one has its own).
     pub fn registry(&self) -> Option<&longpoll_tokio::Registry> {
         match &self.stop {
-            Stop::Axum(_, registry) | Stop::Hyper(_, registry) => Some(registry),
+            Stop::Tokio(_, registry, _) => Some(registry),
             Stop::Actix(server) => Some(&server.registry),
             Stop::Custom(_) => None,
         }
     }
 
-    /// Shuts the server down gracefully: every session is closed "going away" first.
+    /// Shuts the server down gracefully (every session is closed "going away" first; the
+    /// server serves until the sessions have ended or its grace period ran out) and waits
+    /// until it has stopped.
     pub async fn stop(self) {
         match self.stop {
-            Stop::Axum(tx, _) | Stop::Hyper(tx, _) => {
+            Stop::Tokio(tx, _, server) => {
                 let _ = tx.send(());
+                server.await.unwrap();
             }
             Stop::Actix(server) => tokio::task::spawn_blocking(move || server.stop())
                 .await
