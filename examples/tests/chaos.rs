@@ -9,9 +9,9 @@
 //! CHAOS_MESSAGES=100000 cargo test -p longpoll-examples --test chaos --release -- --nocapture
 //! ```
 //!
-//! Each run prints its seed; `CHAOS_SEED=<seed>` replays the same fault schedule (the same
-//! faults on each connection number; which session gets which connection still depends on
-//! scheduling).
+//! `CHAOS_SESSIONS` changes how many sessions run at once (50). Each run prints its seed;
+//! `CHAOS_SEED=<seed>` replays the same fault schedule (the same faults on each connection
+//! number; which session gets which connection still depends on scheduling).
 
 mod support;
 
@@ -23,6 +23,7 @@ use support::servers::{self, Adapter};
 
 const BASE: &str = "/longpoll";
 const QUICK_MESSAGES: usize = 10_000;
+/// Sessions at once, unless `CHAOS_SESSIONS` says otherwise.
 const SESSIONS: usize = 50;
 /// Short enough that held polls end often, long enough that the faults (each a quick
 /// failure and a retry after at most `BACKOFF_MAX`) never come near the client's give-up
@@ -259,14 +260,18 @@ async fn run_session(client: Client, url: String, session: usize, count: usize) 
 }
 
 /// Runs every session against one server through a fresh chaos proxy.
-async fn run_adapter(adapter: Adapter, seed: u64, messages: usize) -> (Tally, ChaosReport) {
+async fn run_adapter(
+    adapter: Adapter,
+    seed: u64,
+    messages: usize,
+    sessions: usize,
+) -> (Tally, ChaosReport) {
     let server = servers::start(adapter, &servers::args(POLL_TIMEOUT_MS, IDLE_TIMEOUT_MS)).await;
     let proxy = chaos_proxy(server.address, seed, CHAOS).await;
     let mut config = ClientConfig::default();
     config.backoff_initial = Duration::from_millis(5);
     config.backoff_max = BACKOFF_MAX;
     let client = Client::with_config(config);
-    let sessions = SESSIONS.min(messages.max(1));
     let runs: Vec<_> = (0..sessions)
         .map(|session| {
             // Spread the messages evenly; the first sessions take the remainder.
@@ -301,21 +306,25 @@ async fn run_adapter(adapter: Adapter, seed: u64, messages: usize) -> (Tally, Ch
 async fn every_echo_arrives_once_and_in_order_through_chaos() {
     let seed = seed();
     let messages = env_number("CHAOS_MESSAGES").map_or(QUICK_MESSAGES, |n| n as usize);
+    let sessions = env_number("CHAOS_SESSIONS")
+        .map_or(SESSIONS, |n| n as usize)
+        .clamp(1, messages.max(1));
     println!(
-        "chaos: seed={seed} (replay with CHAOS_SEED={seed}) messages={messages} each way per server, {SESSIONS} sessions at once, {CHAOS:?}"
+        "chaos: seed={seed} (replay with CHAOS_SEED={seed}) messages={messages} each way per server, {sessions} sessions at once, {CHAOS:?}"
     );
     // Generous: only a hang runs into it.
     let bound = Duration::from_secs(120) + Duration::from_millis(5) * messages as u32;
     for adapter in Adapter::ALL {
         let started = Instant::now();
-        let (tally, report) = tokio::time::timeout(bound, run_adapter(adapter, seed, messages))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{} did not finish within {bound:?} (replay with CHAOS_SEED={seed})",
-                    adapter.name()
-                )
-            });
+        let (tally, report) =
+            tokio::time::timeout(bound, run_adapter(adapter, seed, messages, sessions))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{} did not finish within {bound:?} (replay with CHAOS_SEED={seed})",
+                        adapter.name()
+                    )
+                });
         println!(
             "chaos: sent={} received={} lost={} duplicated={} reordered={} adapter={}",
             tally.sent,
