@@ -66,8 +66,14 @@ pub fn chat(longpoll: LongPoll, max_sessions: Option<usize>) -> Chat {
     let ws_room = room.clone();
     let router = Router::new()
         .route("/", get(|| asset("text/html; charset=utf-8", INDEX_HTML)))
-        .route("/chat.js", get(|| asset("text/javascript; charset=utf-8", CHAT_JS)))
-        .route("/chat.css", get(|| asset("text/css; charset=utf-8", CHAT_CSS)))
+        .route(
+            "/chat.js",
+            get(|| asset("text/javascript; charset=utf-8", CHAT_JS)),
+        )
+        .route(
+            "/chat.css",
+            get(|| asset("text/css; charset=utf-8", CHAT_CSS)),
+        )
         .route(
             "/longpoll.js",
             get(|| asset("text/javascript; charset=utf-8", LONGPOLL_JS)),
