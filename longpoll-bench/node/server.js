@@ -35,6 +35,10 @@ if (scenario === 'idle') {
 }
 
 const httpServer = http.createServer();
+// Keep the load generator's pooled connections: Node closes idle keep-alive connections after
+// 5 s by default, and a request racing that close fails (the Rust servers keep them).
+httpServer.keepAliveTimeout = 0;
+httpServer.requestTimeout = 0;
 const server = engine.attach(httpServer, options);
 
 server.on('connection', (socket) => {
@@ -46,8 +50,11 @@ server.on('connection', (socket) => {
       const fill = () => {
         for (let i = 0; i < FANOUT_BATCH; i++) socket.send(PAYLOAD);
       };
-      socket.on('drain', fill);
-      fill();
+      // The client's first message says go: every session is open before pushing starts.
+      socket.once('message', () => {
+        socket.on('drain', fill);
+        fill();
+      });
       break;
     }
     case 'latency': {

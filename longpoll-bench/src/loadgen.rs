@@ -101,6 +101,7 @@ pub(crate) struct RunResult {
 
 #[derive(Debug)]
 struct Stats {
+    sessions: u64,
     measuring: AtomicBool,
     messages: AtomicU64,
     bytes: AtomicU64,
@@ -138,6 +139,7 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), BoxError> {
 
 async fn drive(args: LoadArgs) -> Result<RunResult, BoxError> {
     let stats = Arc::new(Stats {
+        sessions: args.sessions as u64,
         measuring: AtomicBool::new(false),
         messages: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
@@ -158,7 +160,7 @@ async fn drive(args: LoadArgs) -> Result<RunResult, BoxError> {
         let (protocol, scenario) = (args.protocol, args.scenario);
         tokio::spawn(async move {
             if let Err(error) = session(http, protocol, scenario, &stats, &opening).await {
-                stats.error("session", error);
+                stats.error("session", format!("{error:?}"));
             }
         });
     }
@@ -322,6 +324,13 @@ async fn session(
             Ok(())
         }
         Scenario::Fanout => {
+            // Pushing starts when the client says go, once every session is open: a server
+            // pushing to the first sessions would otherwise starve the later opens.
+            let wanted = stats.sessions;
+            while stats.ready.load(Relaxed) < wanted {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            send(&http, &conn, &mut 0, &Bytes::from_static(b"go")).await?;
             let stats2 = stats.clone();
             poll_loop(http, conn, stats.clone(), move |payload: Bytes| {
                 if stats2.measuring.load(Relaxed) {
@@ -402,8 +411,11 @@ async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
         Protocol::Engineio => {
             let query = format!("{ENGINEIO_PATH}?EIO=4&transport=polling");
             let answer = http.exchange(Method::GET, &query, None, Bytes::new()).await?;
-            let open = answer
-                .body
+            // Only the first packet is the open packet (a server may queue more behind it;
+            // they are sent again on the first poll only if not delivered, so they are
+            // counted nowhere: this is setup).
+            let first = answer.body.split(|&b| b == 0x1e).next().unwrap_or_default();
+            let open = first
                 .strip_prefix(b"0")
                 .ok_or("handshake is not an open packet")?;
             let params: serde_json::Value = serde_json::from_slice(open)?;
@@ -507,7 +519,12 @@ async fn poll_loop(
                 .exchange(Method::GET, query, None, Bytes::new())
                 .await?;
             if answer.status != StatusCode::OK {
-                return Err(format!("engine.io poll answered {}", answer.status).into());
+                return Err(format!(
+                    "engine.io poll answered {} {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                )
+                .into());
             }
             for packet in answer.body.split(|&b| b == 0x1e) {
                 match packet.first() {

@@ -32,6 +32,7 @@ use std::convert::Infallible;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,8 +148,13 @@ async fn echo(session: Session) {
     }
 }
 
-/// Sends as fast as the outbound buffer takes messages; `send` waits while it is full.
+/// Once the client says go (its first message: the harness opens every session before any
+/// pushing starts), sends as fast as the outbound buffer takes messages; `send` waits while
+/// it is full.
 async fn fan_out(mut session: Session) {
+    if !matches!(session.recv().await, Some(Ok(_))) {
+        return;
+    }
     let message = Message::Text(payload().into());
     while session.send(message.clone()).await.is_ok() {}
 }
@@ -238,29 +244,31 @@ struct EngineIoBench {
 }
 
 impl EngineIoHandler for EngineIoBench {
-    type Data = ();
+    /// Fan-out: whether the pushing started.
+    type Data = AtomicBool;
 
-    fn on_connect(self: Arc<Self>, socket: Arc<Socket<()>>) {
+    fn on_connect(self: Arc<Self>, socket: Arc<Socket<AtomicBool>>) {
+        if self.scenario == Scenario::Latency {
+            tokio::spawn(engineio_stamp_every_second(socket));
+        }
+    }
+
+    fn on_disconnect(&self, _socket: Arc<Socket<AtomicBool>>, _reason: DisconnectReason) {}
+
+    fn on_message(self: &Arc<Self>, message: Str, socket: Arc<Socket<AtomicBool>>) {
         match self.scenario {
-            Scenario::Fanout => {
+            Scenario::Echo => {
+                let _ = socket.emit(message);
+            }
+            // The client's first message says go, as for ours.
+            Scenario::Fanout if !socket.data.swap(true, Ordering::Relaxed) => {
                 tokio::spawn(engineio_fan_out(socket));
             }
-            Scenario::Latency => {
-                tokio::spawn(engineio_stamp_every_second(socket));
-            }
-            Scenario::Echo | Scenario::Idle => {}
+            _ => {}
         }
     }
 
-    fn on_disconnect(&self, _socket: Arc<Socket<()>>, _reason: DisconnectReason) {}
-
-    fn on_message(self: &Arc<Self>, message: Str, socket: Arc<Socket<()>>) {
-        if self.scenario == Scenario::Echo {
-            let _ = socket.emit(message);
-        }
-    }
-
-    fn on_binary(self: &Arc<Self>, data: Bytes, socket: Arc<Socket<()>>) {
+    fn on_binary(self: &Arc<Self>, data: Bytes, socket: Arc<Socket<AtomicBool>>) {
         if self.scenario == Scenario::Echo {
             let _ = socket.emit_binary(data);
         }
@@ -270,7 +278,10 @@ impl EngineIoHandler for EngineIoBench {
 /// engineioxide has no way to wait for buffer room: `emit` fails when its buffer (128
 /// packets) is full. Fill it, then retry after a pause that doubles while it stays full
 /// (1 to 16 ms), so a session waiting for its client's poll costs few wake-ups.
-async fn engineio_fan_out(socket: Arc<Socket<()>>) {
+///
+/// engineioxide closes a session whose buffer is full when a ping is due (every 25 s), so
+/// fan-out runs stay shorter than that.
+async fn engineio_fan_out(socket: Arc<Socket<AtomicBool>>) {
     let message = Str::from(payload());
     let mut pause = Duration::from_millis(1);
     loop {
@@ -285,7 +296,7 @@ async fn engineio_fan_out(socket: Arc<Socket<()>>) {
     }
 }
 
-async fn engineio_stamp_every_second(socket: Arc<Socket<()>>) {
+async fn engineio_stamp_every_second(socket: Arc<Socket<AtomicBool>>) {
     let mut ticks = tokio::time::interval_at(
         tokio::time::Instant::now() + random_phase(),
         Duration::from_secs(1),
