@@ -2,6 +2,8 @@
 //! taking the message, its reply answering the parked poll, the next poll), per core.
 //! `cargo bench -p longpoll-bench --bench core`
 
+#![allow(missing_docs)] // `criterion_group!` defines an undocumented public function.
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use longpoll_bench::core_echo::{EVENTS_PER_ROUND, EchoLoop};
 use std::time::Instant;
@@ -14,5 +16,9 @@ fn echo_round(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, echo_round);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = echo_round
+}
 criterion_main!(benches);

@@ -59,7 +59,11 @@ impl EchoLoop {
     }
 
     /// [`round`](Self::round), calling `before` and `after` around each step.
-    pub fn round_with(&mut self, mut before: impl FnMut(Step), mut after: impl FnMut(Step)) -> usize {
+    pub fn round_with(
+        &mut self,
+        mut before: impl FnMut(Step),
+        mut after: impl FnMut(Step),
+    ) -> usize {
         let now = self.now;
         before(Step::Send);
         let _ = self.session.handle_send(now, self.seq, self.body.clone());
@@ -76,7 +80,10 @@ impl EchoLoop {
 
         before(Step::Reply);
         self.session.send(now, message).expect("room for the reply");
-        let answered = self.session.poll_response().expect("the parked poll is answered");
+        let answered = self
+            .session
+            .poll_response()
+            .expect("the parked poll is answered");
         after(Step::Reply);
         let Reply::Frames { first_seq, body } = answered.reply else {
             panic!("the poll carries the reply");

@@ -171,7 +171,10 @@ pub(crate) fn run_plan(plan: &Plan, tools: &Tools) -> Vec<Run> {
                 );
                 match run_one(plan, tools, scenario, target) {
                     Ok(result) => {
-                        eprintln!("#   {}", summary(scenario, plan.sessions(scenario), &result));
+                        eprintln!(
+                            "#   {}",
+                            summary(scenario, plan.sessions(scenario), &result)
+                        );
                         runs.push(Run {
                             scenario,
                             target,

@@ -176,7 +176,10 @@ async fn drive(args: LoadArgs) -> Result<RunResult, BoxError> {
     }
     let sessions_ready = counter.load(Relaxed);
     if sessions_ready < wanted {
-        stats.error("setup", format!("only {sessions_ready} of {wanted} sessions ready"));
+        stats.error(
+            "setup",
+            format!("only {sessions_ready} of {wanted} sessions ready"),
+        );
     }
 
     let mut result = RunResult {
@@ -398,7 +401,9 @@ async fn plain_session(
 async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
     match protocol {
         Protocol::V1 => {
-            let answer = http.exchange(Method::POST, V1_PATH, None, Bytes::new()).await?;
+            let answer = http
+                .exchange(Method::POST, V1_PATH, None, Bytes::new())
+                .await?;
             if answer.status != StatusCode::CREATED {
                 return Err(format!("open answered {}", answer.status).into());
             }
@@ -410,7 +415,9 @@ async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
         }
         Protocol::Engineio => {
             let query = format!("{ENGINEIO_PATH}?EIO=4&transport=polling");
-            let answer = http.exchange(Method::GET, &query, None, Bytes::new()).await?;
+            let answer = http
+                .exchange(Method::GET, &query, None, Bytes::new())
+                .await?;
             // Only the first packet is the open packet (a server may queue more behind it;
             // they are sent again on the first poll only if not delivered, so they are
             // counted nowhere: this is setup).
@@ -490,7 +497,12 @@ async fn poll_loop(
             loop {
                 stats.parked.fetch_add(1, Relaxed);
                 let answer = http
-                    .exchange(Method::GET, &format!("{path}?ack={ack}"), None, Bytes::new())
+                    .exchange(
+                        Method::GET,
+                        &format!("{path}?ack={ack}"),
+                        None,
+                        Bytes::new(),
+                    )
                     .await?;
                 match answer.status {
                     StatusCode::OK => {
@@ -570,7 +582,13 @@ mod tests {
     fn v1_bodies_split_into_payloads() {
         let body = Bytes::from_static(b"\x01\x00\x00\x00\x02hi\x02\x00\x00\x00\x03\x00\x01\xff");
         let payloads = v1_payloads(&body).unwrap();
-        assert_eq!(payloads, vec![Bytes::from_static(b"hi"), Bytes::from_static(b"\x00\x01\xff")]);
+        assert_eq!(
+            payloads,
+            vec![
+                Bytes::from_static(b"hi"),
+                Bytes::from_static(b"\x00\x01\xff")
+            ]
+        );
         assert!(v1_payloads(&Bytes::from_static(b"\x01\x00\x00\x00\x05hi")).is_err());
         assert!(v1_payloads(&Bytes::from_static(b"\x03\x00\x00\x00\x00")).is_err());
     }

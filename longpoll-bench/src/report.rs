@@ -59,9 +59,17 @@ pub(crate) fn tabulate(runs: &[Run]) -> Table {
             r.result.bytes as f64 / r.result.window_secs
         }),
         ("fanout_cpu_us_per_msg", Scenario::Fanout, cpu_per_message),
-        ("fanout_cpu_us_per_exchange", Scenario::Fanout, cpu_per_exchange),
-        ("latency_p50_us", Scenario::Latency, |r| r.result.latency_p50_us),
-        ("latency_p99_us", Scenario::Latency, |r| r.result.latency_p99_us),
+        (
+            "fanout_cpu_us_per_exchange",
+            Scenario::Fanout,
+            cpu_per_exchange,
+        ),
+        ("latency_p50_us", Scenario::Latency, |r| {
+            r.result.latency_p50_us
+        }),
+        ("latency_p99_us", Scenario::Latency, |r| {
+            r.result.latency_p99_us
+        }),
         ("latency_p999_us", Scenario::Latency, |r| {
             r.result.latency_p999_us
         }),
@@ -192,7 +200,10 @@ pub(crate) fn figures(table: &Table, core_lines: &[String]) -> Headline {
         ),
         (
             "idle_ratio_vs_engineioxide",
-            ratio(idle_ours, get("idle_bytes_per_session", Target::Engineioxide)),
+            ratio(
+                idle_ours,
+                get("idle_bytes_per_session", Target::Engineioxide),
+            ),
             "x",
         ),
         ("echo_cpu_floor_us_per_msg", floor, "us"),
@@ -310,7 +321,11 @@ pub(crate) fn svg_chart(table: &Table, title: &str) -> String {
         if rows.is_empty() {
             continue;
         }
-        let max = rows.iter().map(|(_, s)| s.max).fold(0.0_f64, f64::max).max(1e-9);
+        let max = rows
+            .iter()
+            .map(|(_, s)| s.max)
+            .fold(0.0_f64, f64::max)
+            .max(1e-9);
         let _ = writeln!(
             body,
             r#"<text x="{left}" y="{y}" font-size="13" font-weight="bold">{caption}</text>"#

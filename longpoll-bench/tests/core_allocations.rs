@@ -28,7 +28,11 @@ fn steady_state_allocations_per_message_stay_bounded() {
         bytes_out += echo.round();
     }
     let change = region.change();
-    assert_eq!(bytes_out, rounds * 69, "every round carries one 64-byte text frame");
+    assert_eq!(
+        bytes_out,
+        rounds * 69,
+        "every round carries one 64-byte text frame"
+    );
     let per_message = (change.allocations + change.reallocations) as f64 / rounds as f64;
     println!("core allocations per echoed message: {per_message}");
     assert!(

@@ -76,8 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         announce(address);
         match args.server {
             Impl::Axum => {
-                let router = axum::Router::new()
-                    .nest(V1_PATH, longpoll_axum::router(mount(args.scenario)?));
+                let router =
+                    axum::Router::new().nest(V1_PATH, longpoll_axum::router(mount(args.scenario)?));
                 let listener = listener.tap_io(|tcp| {
                     let _ = tcp.set_nodelay(true);
                 });
@@ -168,7 +168,11 @@ async fn stamp_every_second(session: Session) {
         );
         loop {
             ticks.tick().await;
-            if tx.send(Message::Text(stamped_payload().into())).await.is_err() {
+            if tx
+                .send(Message::Text(stamped_payload().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -316,9 +320,12 @@ async fn serve_engineioxide(listener: tokio::net::TcpListener, scenario: Scenari
     if scenario == Scenario::Idle {
         config = config.ping_interval(Duration::from_millis(IDLE_HOLD_MS));
     }
-    let service = EngineIoService::with_config(Arc::new(EngineIoBench { scenario }), config.build());
+    let service =
+        EngineIoService::with_config(Arc::new(EngineIoBench { scenario }), config.build());
     // The same connection builder axum::serve uses.
-    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()));
+    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
+        TokioExecutor::new(),
+    ));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
