@@ -1,0 +1,341 @@
+//! The servers under test, one per process so the harness can pin it to a core and read its
+//! CPU time and memory:
+//!
+//! `bench-server --impl axum|hyper|actix|plain-hyper|engineioxide --scenario echo|fanout|latency|idle`
+//!
+//! Prints `listening <address>` once it accepts connections, and exits when its standard
+//! input closes (the harness holds it open), so a harness that dies takes its servers along.
+//! Every server runs one worker thread: the harness gives it one core.
+//!
+//! - ours (`axum`, `hyper`, `actix`): protocol v1 at `/longpoll` through each adapter's
+//!   public API; `hyper` is the example server's own serve loop (`longpoll-examples`).
+//! - `plain-hyper`: the physical floor. Every request is answered at once with `ok`, except
+//!   in the idle scenario, where every request is held forever (an idle connection with a
+//!   parked request, like a parked poll).
+//! - `engineioxide`: engine.io v4, polling only, at `/engine.io/`.
+
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use engineioxide::config::EngineIoConfig;
+use engineioxide::handler::EngineIoHandler;
+use engineioxide::service::EngineIoService;
+use engineioxide::{DisconnectReason, Socket, Str, TransportType};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use longpoll_bench::{IDLE_HOLD_MS, Scenario, V1_PATH, payload, stamped_payload};
+use longpoll_core::Config;
+use longpoll_tokio::{LongPoll, Message, Mount, Session};
+use std::convert::Infallible;
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Impl {
+    Axum,
+    Hyper,
+    Actix,
+    PlainHyper,
+    Engineioxide,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "A server under test for longpoll-bench")]
+struct Args {
+    /// Which server.
+    #[arg(long = "impl", value_enum)]
+    server: Impl,
+    /// What it does with its sessions.
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    exit_when_stdin_closes();
+    let listener = std::net::TcpListener::bind(args.listen)?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    if args.server == Impl::Actix {
+        return serve_actix(listener, address, args.scenario);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        announce(address);
+        match args.server {
+            Impl::Axum => {
+                let router =
+                    axum::Router::new().nest(V1_PATH, longpoll_axum::router(mount(args.scenario)?));
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, router).await?;
+            }
+            Impl::Hyper => {
+                longpoll_examples::hyper_server::serve(
+                    listener,
+                    mount(args.scenario)?,
+                    std::future::pending::<()>(),
+                )
+                .await;
+            }
+            Impl::PlainHyper => serve_plain(listener, args.scenario).await,
+            Impl::Engineioxide => serve_engineioxide(listener, args.scenario).await,
+            Impl::Actix => unreachable!("served above"),
+        }
+        Ok(())
+    })
+}
+
+fn announce(address: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening {address}");
+    let _ = out.flush();
+}
+
+/// The harness keeps our standard input open; when it closes (the harness ended, or died),
+/// so do we.
+fn exit_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let mut line = String::new();
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read_line(&mut line), Ok(n) if n > 0) {
+            line.clear();
+        }
+        std::process::exit(0);
+    });
+}
+
+// ----- ours ------------------------------------------------------------------------------
+
+fn config(scenario: Scenario) -> Config {
+    let mut config = Config::default();
+    if scenario == Scenario::Idle {
+        config.poll_timeout = Duration::from_millis(IDLE_HOLD_MS);
+        config.idle_timeout = config.poll_timeout * 2;
+    }
+    config
+}
+
+fn mount(scenario: Scenario) -> Result<Mount, longpoll_core::config::ConfigError> {
+    let longpoll = LongPoll::new(config(scenario))?;
+    Ok(match scenario {
+        Scenario::Echo => longpoll.mount(echo),
+        Scenario::Fanout => longpoll.mount(fan_out),
+        Scenario::Latency => longpoll.mount(stamp_every_second),
+        Scenario::Idle => longpoll.mount(hold),
+    })
+}
+
+async fn echo(session: Session) {
+    let (mut tx, mut rx) = session.split();
+    while let Some(Ok(message)) = rx.next().await {
+        if matches!(message, Message::Close(_)) || tx.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Once the client says go (its first message: the harness opens every session before any
+/// pushing starts), sends as fast as the outbound buffer takes messages; `send` waits while
+/// it is full.
+async fn fan_out(mut session: Session) {
+    if !matches!(session.recv().await, Some(Ok(_))) {
+        return;
+    }
+    let message = Message::Text(payload().into());
+    while session.send(message.clone()).await.is_ok() {}
+}
+
+async fn stamp_every_second(session: Session) {
+    let (mut tx, mut rx) = session.split();
+    let sender = async move {
+        let mut ticks = tokio::time::interval_at(
+            tokio::time::Instant::now() + random_phase(),
+            Duration::from_secs(1),
+        );
+        loop {
+            ticks.tick().await;
+            if tx
+                .send(Message::Text(stamped_payload().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    // Ends with the session: the receiving half reports its end.
+    tokio::select! {
+        () = sender => {}
+        () = async { while rx.next().await.is_some() {} } => {}
+    }
+}
+
+async fn hold(mut session: Session) {
+    while session.recv().await.is_some() {}
+}
+
+/// Spreads the sessions' one-second ticks over the second, so the server pushes evenly.
+fn random_phase() -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(longpoll_bench::monotonic_nanos());
+    Duration::from_micros(hasher.finish() % 1_000_000)
+}
+
+fn serve_actix(
+    listener: std::net::TcpListener,
+    address: SocketAddr,
+    scenario: Scenario,
+) -> Result<(), Box<dyn std::error::Error>> {
+    listener.set_nonblocking(false)?;
+    let mount = mount(scenario)?;
+    actix_web::rt::System::new().block_on(async move {
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new().service(longpoll_actix::scope(V1_PATH, mount.clone()))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        announce(address);
+        server.await
+    })?;
+    Ok(())
+}
+
+// ----- the plain hyper floor ----------------------------------------------------------
+
+async fn serve_plain(listener: tokio::net::TcpListener, scenario: Scenario) {
+    let hold_forever = scenario == Scenario::Idle;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |_request| async move {
+                if hold_forever {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+// ----- engineioxide ----------------------------------------------------------------------
+
+#[derive(Debug)]
+struct EngineIoBench {
+    scenario: Scenario,
+}
+
+impl EngineIoHandler for EngineIoBench {
+    /// Fan-out: whether the pushing started.
+    type Data = AtomicBool;
+
+    fn on_connect(self: Arc<Self>, socket: Arc<Socket<AtomicBool>>) {
+        if self.scenario == Scenario::Latency {
+            tokio::spawn(engineio_stamp_every_second(socket));
+        }
+    }
+
+    fn on_disconnect(&self, _socket: Arc<Socket<AtomicBool>>, _reason: DisconnectReason) {}
+
+    fn on_message(self: &Arc<Self>, message: Str, socket: Arc<Socket<AtomicBool>>) {
+        match self.scenario {
+            Scenario::Echo => {
+                let _ = socket.emit(message);
+            }
+            // The client's first message says go, as for ours.
+            Scenario::Fanout if !socket.data.swap(true, Ordering::Relaxed) => {
+                tokio::spawn(engineio_fan_out(socket));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_binary(self: &Arc<Self>, data: Bytes, socket: Arc<Socket<AtomicBool>>) {
+        if self.scenario == Scenario::Echo {
+            let _ = socket.emit_binary(data);
+        }
+    }
+}
+
+/// engineioxide has no way to wait for buffer room: `emit` fails when its buffer (128
+/// packets) is full. Fill it, then retry after a pause that doubles while it stays full
+/// (1 to 16 ms), so a session waiting for its client's poll costs few wake-ups.
+///
+/// engineioxide closes a session whose buffer is full when a ping is due (every 25 s), so
+/// fan-out runs stay shorter than that.
+async fn engineio_fan_out(socket: Arc<Socket<AtomicBool>>) {
+    let message = Str::from(payload());
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match socket.emit(message.clone()) {
+            Ok(()) => pause = Duration::from_millis(1),
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(16));
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => break,
+        }
+    }
+}
+
+async fn engineio_stamp_every_second(socket: Arc<Socket<AtomicBool>>) {
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + random_phase(),
+        Duration::from_secs(1),
+    );
+    loop {
+        ticks.tick().await;
+        if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
+            socket.emit(stamped_payload())
+        {
+            break;
+        }
+    }
+}
+
+async fn serve_engineioxide(listener: tokio::net::TcpListener, scenario: Scenario) {
+    let mut config = EngineIoConfig::builder().transports([TransportType::Polling]);
+    if scenario == Scenario::Idle {
+        config = config.ping_interval(Duration::from_millis(IDLE_HOLD_MS));
+    }
+    let service =
+        EngineIoService::with_config(Arc::new(EngineIoBench { scenario }), config.build());
+    // The same connection builder axum::serve uses.
+    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
+        TokioExecutor::new(),
+    ));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (builder, service) = (builder.clone(), service.clone());
+        tokio::spawn(async move {
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .await;
+        });
+    }
+}
