@@ -80,32 +80,37 @@ async fn serve(State(mount): State<Mount>, request: Request) -> Response {
 }
 
 async fn answer(mount: &Mount, request: Request) -> Response {
+    // The request (headers, body stream) is dropped before the exchange: a held poll keeps
+    // only what the session needs, not the request it came with.
+    let (route, body) = match read_request(mount, request).await {
+        Ok(read) => read,
+        Err(reply) => return into_response(reply),
+    };
+    into_response(mount.dispatch(route, body).await)
+}
+
+/// The route and, for a send, the body read within its limits.
+async fn read_request(mount: &Mount, request: Request) -> Result<(Route, Bytes), Reply> {
     let (parts, body) = request.into_parts();
     let content_type = parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let route = match longpoll_core::route(
+    let route = longpoll_core::route(
         parts.method.as_str(),
         parts.uri.path(),
         parts.uri.query(),
         content_type,
-    ) {
-        Ok(route) => route,
-        Err(reply) => return into_response(reply),
-    };
+    )?;
     let body = match route {
         Route::Send { .. } => {
             let config = mount.config();
             let read = read_body(body, &parts.headers, config.max_body_bytes);
-            match within(config.body_read_timeout, read).await {
-                Ok(body) => body,
-                Err(reply) => return into_response(reply),
-            }
+            within(config.body_read_timeout, read).await?
         }
         _ => Bytes::new(),
     };
-    into_response(mount.dispatch(route, body).await)
+    Ok((route, body))
 }
 
 /// What the configuration's [`OriginPolicy`] decides about a

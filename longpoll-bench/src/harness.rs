@@ -231,9 +231,13 @@ impl Tools {
     pub(crate) fn find() -> Result<Tools, BoxError> {
         let this = std::env::current_exe()?;
         let bench_server = this.with_file_name("bench-server");
+        let probe = this.with_file_name("core-probe");
+        if !bench_server.exists() || !probe.exists() {
+            build_helpers()?;
+        }
         if !bench_server.exists() {
             return Err(format!(
-                "{} is missing: build it with `cargo build --release -p longpoll-bench`",
+                "{} is missing: build it with `cargo build --release -p longpoll-bench --bins`",
                 bench_server.display()
             )
             .into());
@@ -409,6 +413,23 @@ fn protocol_name(protocol: Protocol) -> &'static str {
         Protocol::Engineio => "engineio",
         Protocol::Plain => "plain",
     }
+}
+
+/// Builds `bench-server` and `core-probe` next to this executable: `cargo run` builds only
+/// the harness itself. Uses the cargo that ran us (`$CARGO`) and our own profile.
+fn build_helpers() -> Result<(), BoxError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "-p", "longpoll-bench", "--bins"]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    eprintln!("# building bench-server and core-probe");
+    let status = command.status()?;
+    if !status.success() {
+        return Err(format!("building the bench binaries failed: {status}").into());
+    }
+    Ok(())
 }
 
 /// Runs `core-probe` (next to this executable) on the load generator's core and returns its
