@@ -3,12 +3,14 @@
 
 mod support;
 
+use support::client::{next_message, quick_client};
+
 use futures_util::{SinkExt, StreamExt};
-use longpoll_client::{Client, ClientConfig};
+use longpoll_client::Client;
 use longpoll_core::Config;
 use longpoll_examples::echo;
 use longpoll_testkit::{Faults, proxy};
-use longpoll_tokio::{CloseFrame, Message, Session};
+use longpoll_tokio::{CloseFrame, Message};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -17,22 +19,6 @@ const BASE: &str = "/longpoll";
 async fn echo_axum() -> std::net::SocketAddr {
     let (router, _) = echo::router(Config::default()).unwrap();
     support::serve(router).await
-}
-
-/// Quick retries keep fault tests short; the schedule is the same.
-fn quick_client() -> Client {
-    let mut config = ClientConfig::default();
-    config.backoff_initial = Duration::from_millis(10);
-    config.backoff_max = Duration::from_millis(100);
-    Client::with_config(config)
-}
-
-async fn next_message(session: &mut Session) -> Message {
-    tokio::time::timeout(Duration::from_secs(30), session.next())
-        .await
-        .expect("a message within 30 s")
-        .expect("the session is open")
-        .expect("no error")
 }
 
 #[tokio::test]

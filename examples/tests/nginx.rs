@@ -9,8 +9,9 @@
 
 mod support;
 
+use support::client::{next_message, quick_client};
+
 use futures_util::StreamExt;
-use longpoll_client::{Client, ClientConfig};
 use longpoll_core::CloseReason;
 use longpoll_examples::nginx_hash::ConsistentHash;
 use longpoll_tokio::{CloseFrame, Error, Message, Session};
@@ -28,21 +29,6 @@ fn chat_binary() -> &'static Path {
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn quick_client() -> Client {
-    let mut config = ClientConfig::default();
-    config.backoff_initial = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(200);
-    Client::with_config(config)
-}
-
-async fn next_message(session: &mut Session) -> Message {
-    tokio::time::timeout(Duration::from_secs(30), session.next())
-        .await
-        .expect("a message within 30 s")
-        .expect("the session is open")
-        .expect("no error")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
