@@ -47,9 +47,7 @@
 //! lost to a reset).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
-};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Scope, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -160,17 +158,11 @@ async fn answer_for(
 /// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
 /// header counts as a malformed origin).
 pub fn check_origin(config: &Config, request: &HttpRequest) -> OriginDecision {
-    let header = |name| {
-        request
-            .headers()
-            .get(name)
-            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
-    };
-    config.origins.check(
-        request.method().as_str(),
-        header(ORIGIN),
-        header(ACCESS_CONTROL_REQUEST_METHOD),
-    )
+    config
+        .origins
+        .check_headers(request.method().as_str(), |name| {
+            request.headers().get(name).map(HeaderValue::as_bytes)
+        })
 }
 
 /// [`read_body`] under the configuration's body limit, within its body read timeout (`408`).

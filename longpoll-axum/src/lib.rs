@@ -36,9 +36,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use bytes::Bytes;
-use http::header::{
-    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
-};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
@@ -116,17 +114,11 @@ async fn read_request(mount: &Mount, request: Request) -> Result<(Route, Bytes),
 /// What the configuration's [`OriginPolicy`] decides about a
 /// request (a non-text `Origin` header counts as a malformed origin).
 pub fn check_origin(config: &Config, request: &Request) -> OriginDecision {
-    let header = |name| {
-        request
-            .headers()
-            .get(name)
-            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
-    };
-    config.origins.check(
-        request.method().as_str(),
-        header(ORIGIN),
-        header(ACCESS_CONTROL_REQUEST_METHOD),
-    )
+    config
+        .origins
+        .check_headers(request.method().as_str(), |name| {
+            request.headers().get(name).map(HeaderValue::as_bytes)
+        })
 }
 
 /// `read` within `timeout`; `408` past it.

@@ -250,6 +250,34 @@ impl OriginPolicy {
         self.rule != Rule::Unchecked
     }
 
+    /// [`check`](Self::check), reading the two headers through `header` (called with the
+    /// lowercase names `origin` and `access-control-request-method`, returning the raw value).
+    /// A value that is not visible ASCII counts as malformed, not as absent. Adapters call
+    /// this with their framework's header map.
+    pub fn check_headers<'a>(
+        &self,
+        method: &str,
+        header: impl Fn(&'static str) -> Option<&'a [u8]>,
+    ) -> OriginDecision {
+        let text = |name| {
+            header(name).map(|bytes| {
+                let visible = bytes
+                    .iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+                if visible {
+                    std::str::from_utf8(bytes).unwrap_or("")
+                } else {
+                    ""
+                }
+            })
+        };
+        self.check(
+            method,
+            text("origin"),
+            text("access-control-request-method"),
+        )
+    }
+
     /// Decides about one request from its method, its `Origin` header and its
     /// `Access-Control-Request-Method` header (each `None` when absent or not text).
     pub fn check(
@@ -295,6 +323,28 @@ fn vary() -> Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_that_are_not_visible_ascii_count_as_malformed_not_absent() {
+        let policy = OriginPolicy::allow(["https://app.example"]).unwrap();
+        let with = |origin: &'static [u8]| {
+            policy.check_headers("GET", move |name| (name == "origin").then_some(origin))
+        };
+        assert!(matches!(
+            with(b"https://app.example"),
+            OriginDecision::Allow(_)
+        ));
+        assert!(matches!(
+            with(b"https://app.example\xff"),
+            OriginDecision::Forbidden
+        ));
+        assert!(matches!(
+            with("https://app.éxample".as_bytes()),
+            OriginDecision::Forbidden
+        ));
+        let absent = policy.check_headers("GET", |_| None);
+        assert!(matches!(absent, OriginDecision::Allow(_)));
+    }
 
     fn header<'a>(decision: &'a OriginDecision, name: &str) -> Option<&'a str> {
         decision

@@ -76,9 +76,7 @@
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
 
 use bytes::Bytes;
-use http::header::{
-    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, ORIGIN,
-};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
@@ -319,17 +317,11 @@ where
 /// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
 /// header counts as a malformed origin).
 pub fn check_origin<B>(config: &Config, request: &Request<B>) -> OriginDecision {
-    let header = |name| {
-        request
-            .headers()
-            .get(name)
-            .map(|value: &HeaderValue| value.to_str().unwrap_or(""))
-    };
-    config.origins.check(
-        request.method().as_str(),
-        header(ORIGIN),
-        header(ACCESS_CONTROL_REQUEST_METHOD),
-    )
+    config
+        .origins
+        .check_headers(request.method().as_str(), |name| {
+            request.headers().get(name).map(HeaderValue::as_bytes)
+        })
 }
 
 fn with_headers(
