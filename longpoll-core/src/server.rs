@@ -436,6 +436,13 @@ impl ServerSession {
         self.outbound.payload_bytes()
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has an event to give: a client message, or the
+    /// close once the session is over. A driver that hands events over on demand uses it to
+    /// decide whether to wake the application.
+    pub fn has_event(&self) -> bool {
+        !self.inbound.is_empty() || self.close_event.is_some()
+    }
+
     /// Client messages received and not yet taken by the application.
     pub fn inbound_messages(&self) -> usize {
         self.inbound.len()

@@ -1,10 +1,9 @@
 //! The handle an application (or an adapter) uses to forward HTTP exchanges to a session.
 
+use crate::server::{self, Shared};
 use bytes::Bytes;
-use futures_channel::mpsc;
 use longpoll_core::{Config, Reply, SessionId, SessionParams};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// One protocol request for an existing session, already parsed from HTTP (adapters build it
 /// from [`longpoll_core::Route`]).
@@ -26,13 +25,6 @@ pub enum SessionRequest {
     Close,
 }
 
-/// A request on its way to the session task, with the way back for its answer.
-#[derive(Debug)]
-pub(crate) struct Exchange {
-    pub(crate) request: SessionRequest,
-    pub(crate) reply: oneshot::Sender<Reply>,
-}
-
 /// Forwards requests to one session. Cheap to clone; keep it wherever you keep sessions.
 ///
 /// This is the primitive the project started from: the application stores handles itself and
@@ -41,7 +33,7 @@ pub(crate) struct Exchange {
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     pub(crate) id: SessionId,
-    pub(crate) requests: mpsc::UnboundedSender<Exchange>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) config: Arc<Config>,
 }
 
@@ -68,30 +60,23 @@ impl SessionHandle {
         self.config.max_body_bytes
     }
 
-    /// Whether the session task has ended (the session is closed; requests get `410`).
+    /// Whether the session has ended (it is closed; requests get `410`).
     pub fn is_finished(&self) -> bool {
-        self.requests.is_closed()
+        self.shared.lock().core.is_closed()
     }
 
     /// Hands one request to the session and waits for its answer. A poll may wait up to the
     /// poll timeout. Once the session has ended the answer is `410` (`204` for `DELETE`, so
     /// a retried close succeeds).
     ///
+    /// A request the core answers at once is answered without waking any other task; a held
+    /// one waits for whoever answers it (the application sending, the next request, its
+    /// deadline).
+    ///
     /// Cancel safe in the protocol's sense: dropping the future is how a client disconnect
     /// reaches the session, which then forgets the request.
     pub async fn exchange(&self, request: SessionRequest) -> Reply {
-        let request_is_close = request == SessionRequest::Close;
-        let gone = || answer_after_close(request_is_close);
-        let (reply, answer) = oneshot::channel();
-        // Unbounded, but never long: each queued request is an HTTP request in flight.
-        if self
-            .requests
-            .unbounded_send(Exchange { request, reply })
-            .is_err()
-        {
-            return gone();
-        }
-        answer.await.unwrap_or_else(|_| gone())
+        server::exchange(&self.shared, request).await
     }
 }
 

@@ -15,37 +15,27 @@
 //!    and forgets them when they end; a [`Mount`] answers every protocol request with it.
 //!    Framework adapters turn a `Mount` into a router or service in one call.
 //!
-//! # One task per session
+//! # No task in the message path
 //!
-//! Each session runs on its own task, which owns the core state machine, the pending HTTP
-//! answers and a single timer (the core's next deadline); tokio's timer wheel is shared
-//! already, so a task per session costs one task and one timer entry, and keeps each
-//! session's logic sequential and simple. Measured on the development machine (2 cores,
-//! release build, 100,000 sessions, RSS growth per session):
-//!
-//! | what | bytes per session |
-//! |---|---|
-//! | the bare core state machine (the floor any design pays) | 415 |
-//! | a full idle session: core, session task, channels, the handler's task | 3,637 |
-//! | the same with a poll parked on it | 4,402 |
-//!
-//! A shared-timer design could save at most the difference between the first two rows, about
-//! 3 KiB per session, against roughly 14 KB that the HTTP connection of each parked poll
-//! costs a hyper server anyway; the task design stays. The channels between the application
-//! and the driver come from `futures-channel`, which allocates per message; tokio's `mpsc`
-//! allocates a block of 32 slots per channel up front and tripled the figure. Re-measure with
+//! A server session's state machine sits behind a mutex that the HTTP request handlers and
+//! the application's [`Session`] lock in turn: a request the core can answer at once is
+//! answered by its own handler, and the application takes and queues messages in place. An
+//! echoed message wakes two tasks, the application and the held poll's handler. A small task
+//! per session (the watchdog) sleeps through the traffic and wakes only for the idle
+//! timeout, a server shutdown, or the close. Held requests time themselves out. Measure a
+//! session's memory with
 //!
 //! ```sh
 //! cargo test --release -p longpoll-tokio --test idle_memory -- --ignored --nocapture
 //! ```
 
-mod driver;
 mod error;
 mod handle;
 pub mod id;
 mod longpoll;
 mod message;
 mod registry;
+mod server;
 pub mod session;
 
 pub use error::Error;

@@ -1,9 +1,9 @@
 //! The `LongPoll` builder: configuration plus `connect`, which starts a session.
 
-use crate::driver::Driver;
 use crate::handle::SessionHandle;
 use crate::registry::{Mount, Registry};
-use crate::session::{self, Session, Side};
+use crate::server::{CloseWhenDone, OnClose, Shared, watchdog};
+use crate::session::Session;
 use longpoll_core::config::ConfigError;
 use longpoll_core::{Config, ServerSession, SessionId};
 use std::future::Future;
@@ -158,34 +158,32 @@ impl LongPoll {
         &self,
         id: SessionId,
         handler: H,
-        on_exit: Option<Box<dyn FnOnce() + Send>>,
+        on_close: Option<OnClose>,
     ) -> SessionHandle
     where
         H: FnOnce(Session) -> F,
         F: Future<Output = ()> + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
-        let (session, endpoint) =
-            session::channel(id.to_string(), Side::Server, self.config.max_message_bytes);
-        let (requests_tx, requests_rx) = futures_channel::mpsc::unbounded();
+        let core = ServerSession::new(now, self.config.clone());
+        let shared = Arc::new(Shared::new(id, core, on_close));
+        let session = Session::server(shared.clone(), self.config.max_message_bytes);
         let span = info_span!("longpoll_session", session = %id);
-        let handler = tokio::spawn(handler(session).instrument(span));
-        let driver = Driver {
-            id,
-            core: ServerSession::new(now, self.config.clone()),
-            requests: requests_rx,
-            endpoint,
-            handler,
-            shutdown: self.shutdown.child_token(),
-            on_exit,
-        };
+        let close_when_done = CloseWhenDone(shared.clone());
+        let handler = handler(session);
+        tokio::spawn(
+            async move {
+                // Dropped when the handler returns or panics: the session closes then.
+                let _close_when_done = close_when_done;
+                handler.await;
+            }
+            .instrument(span),
+        );
+        tokio::spawn(watchdog(shared.clone(), self.shutdown.clone()));
         info!(session = %id, "longpoll session opened");
-        // Not instrumented: entering a span on every poll costs, and each of the driver's log
-        // events names the session itself.
-        tokio::spawn(driver.run());
         SessionHandle {
             id,
-            requests: requests_tx,
+            shared,
             config: self.config.clone(),
         }
     }

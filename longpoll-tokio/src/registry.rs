@@ -170,8 +170,8 @@ impl Registry {
             }
         };
         let registry = Arc::downgrade(&self.inner);
-        let on_exit = Box::new(move || retire(&registry, id));
-        let handle = self.inner.longpoll.spawn(id, handler, Some(on_exit));
+        let on_close = Box::new(move || retire(&registry, id));
+        let handle = self.inner.longpoll.spawn(id, handler, Some(on_close));
         sessions.live.insert(id, handle.clone());
         Ok(handle)
     }
@@ -245,7 +245,7 @@ impl Registry {
     }
 }
 
-/// A session task ended: its id moves from the open sessions to the recently closed ones.
+/// A session closed: its id moves from the open sessions to the recently closed ones.
 fn retire(registry: &Weak<Inner>, id: SessionId) {
     if let Some(inner) = registry.upgrade() {
         let gone_timeout = inner.longpoll.config().gone_timeout;

@@ -1,7 +1,7 @@
 //! The application's end of a session: a `Stream` of received messages and a `Sink` of
 //! messages to send, like axum's `WebSocket`.
 
-use crate::{Error, Message};
+use crate::{Error, Message, server};
 use futures_channel::mpsc;
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
@@ -72,8 +72,7 @@ pub enum Outgoing {
 pub struct Session {
     id: Arc<str>,
     side: Side,
-    events: mpsc::Receiver<Event>,
-    outgoing: mpsc::Sender<Outgoing>,
+    link: Link,
     max_message_bytes: usize,
     reason: Option<CloseReason>,
     terminated: bool,
@@ -83,8 +82,21 @@ pub struct Session {
     closed_here: bool,
 }
 
-/// The driver's end of a session (the server task, or the client task). Applications do not
-/// need this; it is public so other drivers can build a [`Session`].
+/// How a `Session` reaches its protocol state machine.
+#[derive(Debug)]
+enum Link {
+    /// Through channels to a task that owns the state machine (the client).
+    Channels {
+        events: mpsc::Receiver<Event>,
+        outgoing: mpsc::Sender<Outgoing>,
+    },
+    /// Directly, under the session's lock (the server: no task in between).
+    Server(Arc<server::Shared>),
+}
+
+/// The driver's end of a session that a task drives through channels (the client's; server
+/// sessions need no task). Applications do not need this; it is public so other drivers can
+/// build a [`Session`].
 #[derive(Debug)]
 pub struct SessionEndpoint {
     /// Where events for the application go, in order; [`Event::Closed`] last.
@@ -144,7 +156,7 @@ impl OutgoingReceiver {
 /// that a burst of sends reaches the driver in one wake-up and leaves in one batch.
 pub const CHANNEL_CAPACITY: usize = 32;
 
-/// Creates a connected [`Session`] and [`SessionEndpoint`] pair.
+/// Creates a connected [`Session`] and [`SessionEndpoint`] pair, for a driver task.
 ///
 /// `id` is the session id as it appears in URLs; `max_message_bytes` is the largest message
 /// the peer accepts (sending a larger one fails at once with [`Error::TooLarge`]).
@@ -160,16 +172,11 @@ pub fn channel(
     // batch; the driver takes messages only while the protocol has room, so `send` still
     // waits on the protocol's limits (plus these few messages).
     let (outgoing_tx, outgoing_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let session = Session {
-        id: id.into(),
-        side,
+    let link = Link::Channels {
         events: events_rx,
         outgoing: outgoing_tx,
-        max_message_bytes,
-        reason: None,
-        terminated: false,
-        closed_here: false,
     };
+    let session = Session::with_link(id.into(), side, link, max_message_bytes);
     let endpoint = SessionEndpoint {
         events: EventSender(events_tx),
         outgoing: OutgoingReceiver(outgoing_rx),
@@ -178,6 +185,24 @@ pub fn channel(
 }
 
 impl Session {
+    fn with_link(id: Arc<str>, side: Side, link: Link, max_message_bytes: usize) -> Self {
+        Session {
+            id,
+            side,
+            link,
+            max_message_bytes,
+            reason: None,
+            terminated: false,
+            closed_here: false,
+        }
+    }
+
+    /// The application's end of a server session driven through `shared`.
+    pub(crate) fn server(shared: Arc<server::Shared>, max_message_bytes: usize) -> Self {
+        let id = shared.id.to_string().into();
+        Session::with_link(id, Side::Server, Link::Server(shared), max_message_bytes)
+    }
+
     /// The session's id, as it appears in URLs.
     pub fn id(&self) -> &str {
         &self.id
@@ -229,7 +254,11 @@ impl Stream for Session {
         if self.terminated {
             return Poll::Ready(None);
         }
-        match ready!(self.events.poll_next_unpin(cx)) {
+        let event = match &mut self.link {
+            Link::Channels { events, .. } => ready!(events.poll_next_unpin(cx)),
+            Link::Server(shared) => Some(ready!(server::app::poll_event(shared, cx))),
+        };
+        match event {
             Some(Event::Message(message)) => Poll::Ready(Some(Ok(message.into()))),
             Some(Event::Closed(reason)) => Poll::Ready(self.end_item(reason)),
             // The driver went away without a close (its runtime is shutting down).
@@ -251,7 +280,10 @@ impl Sink<Message> for Session {
     type Error = Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.outgoing.poll_ready(cx).map_err(|_| Error::Closed)
+        match &mut self.link {
+            Link::Channels { outgoing, .. } => outgoing.poll_ready(cx).map_err(|_| Error::Closed),
+            Link::Server(shared) => server::app::poll_ready(shared, cx),
+        }
     }
 
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
@@ -260,10 +292,7 @@ impl Sink<Message> for Session {
             Message::Binary(bytes) => longpoll_core::Message::Binary(bytes),
             Message::Close(frame) => {
                 self.closed_here = true;
-                return self
-                    .outgoing
-                    .start_send(Outgoing::Close(frame))
-                    .map_err(|_| Error::Closed);
+                return self.hand_over(Outgoing::Close(frame));
             }
         };
         if item.len() > self.max_message_bytes {
@@ -272,9 +301,7 @@ impl Sink<Message> for Session {
                 max: self.max_message_bytes,
             });
         }
-        self.outgoing
-            .start_send(Outgoing::Message(item))
-            .map_err(|_| Error::Closed)
+        self.hand_over(Outgoing::Message(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -285,13 +312,42 @@ impl Sink<Message> for Session {
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.closed_here = true;
-        if self.outgoing.is_closed() {
-            return Poll::Ready(Ok(()));
+        match &mut self.link {
+            Link::Channels { outgoing, .. } => {
+                if outgoing.is_closed() {
+                    return Poll::Ready(Ok(()));
+                }
+                if ready!(outgoing.poll_ready(cx)).is_ok() {
+                    let _ = outgoing.start_send(Outgoing::Close(None));
+                }
+                outgoing.close_channel();
+            }
+            // A message still waiting for room goes first, then the close.
+            Link::Server(shared) => {
+                if ready!(server::app::poll_ready(shared, cx)).is_ok() {
+                    server::app::close(shared, None);
+                }
+            }
         }
-        if ready!(self.outgoing.poll_ready(cx)).is_ok() {
-            let _ = self.outgoing.start_send(Outgoing::Close(None));
-        }
-        self.outgoing.close_channel();
         Poll::Ready(Ok(()))
+    }
+}
+
+impl Session {
+    /// Hands a message or the close to the driver (after `poll_ready`).
+    fn hand_over(&mut self, item: Outgoing) -> Result<(), Error> {
+        match (&mut self.link, item) {
+            (Link::Channels { outgoing, .. }, item) => {
+                outgoing.start_send(item).map_err(|_| Error::Closed)
+            }
+            (Link::Server(shared), Outgoing::Message(message)) => {
+                server::app::start_send(shared, message);
+                Ok(())
+            }
+            (Link::Server(shared), Outgoing::Close(frame)) => {
+                server::app::close(shared, frame);
+                Ok(())
+            }
+        }
     }
 }

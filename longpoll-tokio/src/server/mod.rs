@@ -1,0 +1,29 @@
+//! The server side of a session: no task of its own in the message path. The core state
+//! machine sits behind a mutex shared by the three parties that feed it:
+//!
+//! - the HTTP request handlers ([`exchange`]): a request is handed to the core and, when the
+//!   core answers at once, answered without any other task waking up; a held request waits
+//!   for the party that answers it to wake it;
+//! - the application's [`Session`](crate::Session) ([`app`]): it takes received messages
+//!   from the core and queues its own messages there directly;
+//! - a small [`watchdog`] task per session, woken only by the idle deadline, a server
+//!   shutdown, or the session closing.
+//!
+//! Whoever changes the core settles it before unlocking ([`State::settle`]): answers go to
+//! the requests waiting for them, the application is woken when it has something to take or
+//! room to send. An echoed message thus wakes two tasks (the application, the held poll's
+//! handler) instead of five.
+
+pub(crate) mod app;
+mod exchange;
+mod shared;
+mod watchdog;
+
+pub(crate) use exchange::exchange;
+pub(crate) use shared::{OnClose, Shared};
+pub(crate) use watchdog::{CloseWhenDone, watchdog};
+
+/// The driver's clock (the core never reads one): tokio's, so paused test time applies.
+fn read_clock() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}

@@ -1,0 +1,191 @@
+//! The state the request handlers, the application and the watchdog share, and the one rule
+//! they all follow after changing it: settle.
+
+use longpoll_core::{Message, Reply, RequestId, SendError, ServerSession, SessionId};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use tracing::{debug, info};
+
+/// One session's state, shared behind a mutex.
+pub(crate) struct Shared {
+    pub(crate) id: SessionId,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").field("id", &self.id).finish()
+    }
+}
+
+/// Runs once the session has closed (a registry forgets it then).
+pub(crate) type OnClose = Box<dyn FnOnce() + Send>;
+
+pub(crate) struct State {
+    pub(crate) core: ServerSession,
+    /// Requests handed to the core and not yet taken back with their answer. At most a few:
+    /// the core holds one poll and one `POST`; others are answered at once.
+    waiters: Vec<Waiter>,
+    /// The application waits for a message.
+    pub(crate) receiver: Option<Waker>,
+    /// The application waits for room to send.
+    pub(crate) sender: Option<Waker>,
+    /// A message the application sent while the outbound buffer was full; it goes in as soon
+    /// as an acknowledgement makes room (`send` waits meanwhile, so this is the only one).
+    pub(crate) unsent: Option<Message>,
+    /// The watchdog, to be woken when the session closes so that it ends.
+    pub(crate) watchdog: Option<Waker>,
+    on_close: Option<OnClose>,
+}
+
+struct Waiter {
+    request: RequestId,
+    is_poll: bool,
+    waker: Option<Waker>,
+    reply: Option<Reply>,
+}
+
+/// What a settle left to do once the lock is released.
+#[must_use = "call `finish` after releasing the lock"]
+pub(crate) struct Settled(Option<OnClose>);
+
+impl Settled {
+    /// Runs what must not run under the session's lock (the registry takes its own).
+    pub(crate) fn finish(self) {
+        if let Some(on_close) = self.0 {
+            on_close();
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(id: SessionId, core: ServerSession, on_close: Option<OnClose>) -> Self {
+        Shared {
+            id,
+            state: Mutex::new(State {
+                core,
+                waiters: Vec::new(),
+                receiver: None,
+                sender: None,
+                unsent: None,
+                watchdog: None,
+                on_close,
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic under this lock would be a bug in the core; its state is still the best
+        // there is, and refusing every later request would not help the client.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// Routes the core's answers to the requests waiting for them, queues the application's
+    /// waiting message if there is room now, and wakes whoever has something to do. Call after
+    /// every change to the core, before unlocking.
+    pub(crate) fn settle(&mut self, id: SessionId, now: std::time::Instant) -> Settled {
+        while let Some(response) = self.core.poll_response() {
+            let status = response.reply.status();
+            if (400..500).contains(&status) && ![404, 409, 410].contains(&status) {
+                debug!(session = %id, status, reply = %response.reply, "refused a request");
+            }
+            // Nobody waits when the HTTP side gave up already: then there is nobody to tell.
+            if let Some(waiter) = self.waiter(response.request) {
+                waiter.reply = Some(response.reply);
+                if let Some(waker) = waiter.waker.take() {
+                    waker.wake();
+                }
+            }
+        }
+        if let Some(message) = self.unsent.take() {
+            match self.core.send(now, message) {
+                Err(SendError::Full(message)) => self.unsent = Some(message),
+                // Queued, or dropped because the session is closing: either way `send` is done.
+                _ => {
+                    self.wake_sender();
+                    self.wake_held_poll();
+                }
+            }
+        }
+        if self.core.has_event()
+            && let Some(receiver) = self.receiver.take()
+        {
+            receiver.wake();
+        }
+        let mut on_close = None;
+        if self.core.is_closed() {
+            self.wake_sender();
+            if let Some(watchdog) = self.watchdog.take() {
+                watchdog.wake();
+            }
+            on_close = self.on_close.take();
+            if on_close.is_some() {
+                info!(session = %id, "longpoll session closed");
+            }
+        }
+        Settled(on_close)
+    }
+
+    /// The application queued a message: the held poll, if any, should take it (with
+    /// whatever else is queued by the time its handler runs: one batch for a burst).
+    pub(crate) fn wake_held_poll(&mut self) {
+        if let Some(waker) = self
+            .waiters
+            .iter_mut()
+            .find(|waiter| waiter.is_poll && waiter.reply.is_none())
+            .and_then(|waiter| waiter.waker.take())
+        {
+            waker.wake();
+        }
+    }
+
+    fn wake_sender(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            sender.wake();
+        }
+    }
+
+    pub(crate) fn wait_for(&mut self, request: RequestId, is_poll: bool) {
+        self.waiters.push(Waiter {
+            request,
+            is_poll,
+            waker: None,
+            reply: None,
+        });
+    }
+
+    /// The answer to `request`, if it has one; the request is then no longer waited for.
+    pub(crate) fn take_reply(&mut self, request: RequestId) -> Option<Reply> {
+        let index = self
+            .waiters
+            .iter()
+            .position(|waiter| waiter.request == request && waiter.reply.is_some())?;
+        self.waiters.swap_remove(index).reply
+    }
+
+    /// Wakes `waker` when `request` is answered (or the application queues a message, for a
+    /// poll).
+    pub(crate) fn wake_when_answered(&mut self, request: RequestId, waker: &Waker) {
+        if let Some(waiter) = self.waiter(request) {
+            match &mut waiter.waker {
+                Some(known) if known.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Stops waiting for `request`; true if it had not been answered.
+    pub(crate) fn forget(&mut self, request: RequestId) -> bool {
+        match self.waiters.iter().position(|w| w.request == request) {
+            Some(index) => self.waiters.swap_remove(index).reply.is_none(),
+            None => false,
+        }
+    }
+
+    fn waiter(&mut self, request: RequestId) -> Option<&mut Waiter> {
+        self.waiters.iter_mut().find(|w| w.request == request)
+    }
+}
