@@ -232,10 +232,10 @@ impl Tools {
         let this = std::env::current_exe()?;
         let bench_server = this.with_file_name("bench-server");
         let probe = this.with_file_name("core-probe");
+        // Always: cargo does nothing when they are current, and a stale server binary would
+        // measure old code under a new harness.
+        build_helpers()?;
         if !bench_server.exists() || !probe.exists() {
-            build_helpers()?;
-        }
-        if !bench_server.exists() {
             return Err(format!(
                 "{} is missing: build it with `cargo build --release -p longpoll-bench --bins`",
                 bench_server.display()
