@@ -34,7 +34,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -62,10 +61,9 @@ pub use longpoll_tokio::{
 /// hyper-util with `http1().header_read_timeout(..)` (as `longpoll-examples` does) or behind a
 /// proxy that has one.
 pub fn router(mount: Mount) -> Router {
-    Router::new()
-        .route("/", any(serve))
-        .route("/{*rest}", any(serve))
-        .with_state(mount)
+    // A fallback rather than `/{*rest}`: the core routes the path itself, so axum need not
+    // match a wildcard and collect it as a path parameter on every request.
+    Router::new().fallback(serve).with_state(mount)
 }
 
 async fn serve(State(mount): State<Mount>, request: Request) -> Response {

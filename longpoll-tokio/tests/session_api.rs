@@ -344,3 +344,32 @@ async fn a_registry_issues_only_ids_its_filter_accepts() {
     assert_eq!(error, longpoll_tokio::OpenError::NoAcceptableId);
     assert!(registry.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_sends_reaches_a_held_poll_as_one_batch() {
+    let longpoll = LongPoll::new(config()).unwrap();
+    let (go, wait_for_go) = tokio::sync::oneshot::channel::<()>();
+    let handle = longpoll.connect(move |mut session: Session| async move {
+        let _ = wait_for_go.await;
+        // No await point between the sends lets the poll's handler run in between (the
+        // runtime is single-threaded): the batch is decided by the core, not by timing.
+        for i in 0..20 {
+            session.send(Message::from(format!("m{i}"))).await.unwrap();
+        }
+        std::future::pending::<()>().await;
+    });
+    let held = tokio::spawn({
+        let handle = handle.clone();
+        async move { poll(&handle, 0).await }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        !held.is_finished(),
+        "nothing was sent yet: the poll is held"
+    );
+    go.send(()).unwrap();
+    let (first, batch) = frames(held.await.unwrap());
+    assert_eq!(first, 0);
+    let expected: Vec<Frame> = (0..20).map(|i| text(&format!("m{i}"))).collect();
+    assert_eq!(batch, expected, "every message of the burst in one answer");
+}
