@@ -192,6 +192,8 @@ async fn answer_for(handle: &SessionHandle, request: Request) -> Response {
             }
         }
     };
+    // Not held while a poll waits: its head pins the server's read buffer.
+    drop(parts);
     into_response(handle.exchange(request).await)
 }
 

@@ -19,6 +19,11 @@ pub const V1_PATH: &str = "/longpoll";
 /// Where engine.io is mounted (engineioxide's and Node's default).
 pub const ENGINEIO_PATH: &str = "/engine.io/";
 
+/// The path the plain floor holds forever in the idle scenario. Its client first makes one
+/// exchange that is answered at once, as ours opens a session before it polls, so the
+/// floor's connections have the same history as ours: one answer written, one request held.
+pub const HOLD_PATH: &str = "/hold";
+
 /// How long a poll is held (and engine.io's ping interval) in the idle scenario: longer than
 /// the scenario runs, so every poll stays parked while memory is measured.
 pub const IDLE_HOLD_MS: u64 = 300_000;

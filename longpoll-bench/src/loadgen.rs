@@ -378,10 +378,12 @@ async fn plain_session(
     opening: &Semaphore,
 ) -> Result<(), BoxError> {
     if scenario == Scenario::Idle {
-        // The server holds every request: a connection with a parked request, nothing else.
+        // One exchange answered at once (ours open a session first), then one request the
+        // server holds: a connection with a parked request, nothing else.
         let permit = opening.acquire().await?;
+        http.exchange(Method::GET, "/", None, Bytes::new()).await?;
         stats.parked.fetch_add(1, Relaxed);
-        let request = http.exchange(Method::GET, "/hold", None, Bytes::new());
+        let request = http.exchange(Method::GET, longpoll_bench::HOLD_PATH, None, Bytes::new());
         drop(permit);
         let _ = request.await?;
         stats.unparked.fetch_add(1, Relaxed);

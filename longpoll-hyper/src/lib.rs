@@ -208,30 +208,43 @@ impl LongPollService {
         B: Body,
         B::Error: Into<BoxError>,
     {
+        // The request (its head pins hyper's read buffer) is dropped before the exchange: a
+        // held poll keeps only what the session needs, not the request it came with.
+        let (route, body) = match self.read_request(request).await {
+            Ok(read) => read,
+            Err(response) => return response,
+        };
+        into_response(self.mount.dispatch(route, body).await)
+    }
+
+    /// The route and, for a send, the body read within its limits.
+    async fn read_request<B>(
+        &self,
+        request: Request<B>,
+    ) -> Result<(Route, Bytes), Response<Full<Bytes>>>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
         let (parts, body) = request.into_parts();
         let Some(path) = self.below_base(parts.uri.path()) else {
-            return into_response(Reply::NotFound);
+            return Err(into_response(Reply::NotFound));
         };
-        let route = match longpoll_core::route(
+        let route = longpoll_core::route(
             parts.method.as_str(),
             path,
             parts.uri.query(),
             content_type(&parts.headers),
-        ) {
-            Ok(route) => route,
-            Err(reply) => return into_response(reply),
-        };
+        )
+        .map_err(into_response)?;
         let body = match route {
             Route::Send { .. } => {
                 let max = self.mount.config().max_body_bytes;
-                match read_body_within(body, &parts.headers, max, self.body_timeout).await {
-                    Ok(body) => body,
-                    Err(response) => return response,
-                }
+                read_body_within(body, &parts.headers, max, self.body_timeout).await?
             }
             _ => Bytes::new(),
         };
-        into_response(self.mount.dispatch(route, body).await)
+        Ok((route, body))
     }
 }
 
@@ -311,6 +324,8 @@ where
             }
         }
     };
+    // Not held while a poll waits: its head pins the server's read buffer.
+    drop(parts);
     into_response(handle.exchange(request).await)
 }
 

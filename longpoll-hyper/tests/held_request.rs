@@ -1,0 +1,94 @@
+//! A held poll keeps only what its session needs: the request it came with (whose head
+//! points into hyper's read buffer, so keeping it makes hyper allocate a second buffer for
+//! the connection) is dropped before the poll waits, on both mounting paths.
+
+mod support;
+
+use http_body_util::BodyExt;
+use hyper::service::Service;
+use longpoll_hyper::{LongPoll, LongPollService, SessionHandleExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use support::*;
+
+const BOUND: Duration = Duration::from_secs(10);
+
+/// Set when the request carrying it is dropped.
+#[derive(Clone)]
+struct DropFlag(Arc<Dropped>);
+
+struct Dropped(AtomicBool);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        // The request holds the only other clone: it is gone once this is the last one.
+        if Arc::strong_count(&self.0) == 2 {
+            (self.0).0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A poll request that reports its drop through the returned flag.
+fn flagged_poll(uri: &str) -> (hyper::Request<http_body_util::Full<bytes::Bytes>>, DropFlag) {
+    let flag = DropFlag(Arc::new(Dropped(AtomicBool::new(false))));
+    let mut poll = request("GET", uri, "");
+    poll.extensions_mut().insert(flag.clone());
+    (poll, flag)
+}
+
+async fn until_dropped(flag: &DropFlag) {
+    while !(flag.0).0.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_service_drops_a_held_polls_request_while_it_waits() {
+    bounded(BOUND, async {
+        let mut config = quick_config();
+        config.poll_timeout = Duration::from_secs(5);
+        config.idle_timeout = Duration::from_secs(20);
+        let mount = LongPoll::new(config).unwrap().mount(|session| async move {
+            // Keep the session open and quiet.
+            let _session = session;
+            std::future::pending::<()>().await;
+        });
+        let service = LongPollService::new("/longpoll", mount);
+        let opened = service
+            .call(request("POST", "/longpoll", ""))
+            .await
+            .unwrap();
+        let params = opened.into_body().collect().await.unwrap().to_bytes();
+        let params = longpoll_core::SessionParams::from_json(&String::from_utf8_lossy(&params));
+        let id = params.expect("session parameters").id;
+
+        let (poll, flag) = flagged_poll(&format!("/longpoll/{id}?ack=0"));
+        let held = tokio::spawn(service.call(poll));
+        until_dropped(&flag).await;
+        assert!(!held.is_finished(), "the poll is still held");
+        held.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_primitive_drops_a_held_polls_request_while_it_waits() {
+    bounded(BOUND, async {
+        let mut config = quick_config();
+        config.poll_timeout = Duration::from_secs(5);
+        config.idle_timeout = Duration::from_secs(20);
+        let mut handle = LongPoll::new(config)
+            .unwrap()
+            .connect(|session| async move {
+                let _session = session;
+                std::future::pending::<()>().await;
+            });
+        let (poll, flag) = flagged_poll("/session/x?ack=0");
+        let held = tokio::spawn(async move { handle.send(poll).await });
+        until_dropped(&flag).await;
+        assert!(!held.is_finished(), "the poll is still held");
+        held.abort();
+    })
+    .await;
+}
