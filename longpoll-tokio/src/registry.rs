@@ -9,7 +9,6 @@ use longpoll_core::{Config, Reply, Route, SessionId};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -264,7 +263,10 @@ fn retire(registry: &Weak<Inner>, id: SessionId) {
     }
 }
 
-type BoxedHandler = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// Opens a session in the registry and runs the mount's handler with it. Type-erased here,
+/// where the handler's future type is still known, so each session's task holds that future
+/// itself rather than a second allocation (a boxed future) inside the task.
+type Opener = Arc<dyn Fn(&Registry) -> Result<SessionHandle, OpenError> + Send + Sync>;
 
 /// Protocol v1, ready to mount: a [`Registry`] and the handler every new session runs.
 ///
@@ -274,7 +276,7 @@ type BoxedHandler = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Sen
 #[derive(Clone)]
 pub struct Mount {
     registry: Registry,
-    handler: BoxedHandler,
+    opener: Opener,
 }
 
 impl fmt::Debug for Mount {
@@ -294,7 +296,7 @@ impl Mount {
     {
         Mount {
             registry,
-            handler: Arc::new(move |session| Box::pin(handler(session))),
+            opener: Arc::new(move |registry: &Registry| registry.open(&handler)),
         }
     }
 
@@ -324,8 +326,7 @@ impl Mount {
     }
 
     fn open(&self) -> Reply {
-        let handler = self.handler.clone();
-        match self.registry.open(move |session| handler(session)) {
+        match (self.opener)(&self.registry) {
             Ok(handle) => Reply::Opened(Bytes::from(handle.params().to_json())),
             Err(error) => {
                 warn!(%error, "refused to open a longpoll session");

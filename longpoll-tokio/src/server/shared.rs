@@ -149,6 +149,11 @@ impl State {
     }
 
     pub(crate) fn wait_for(&mut self, request: RequestId, is_poll: bool) {
+        // Room for the usual two (a held poll and a held `POST`) rather than `Vec`'s first
+        // step of four: this stays allocated for the session's life.
+        if self.waiters.capacity() == 0 {
+            self.waiters.reserve_exact(2);
+        }
         self.waiters.push(Waiter {
             request,
             is_poll,
