@@ -6,7 +6,7 @@ mod support;
 
 use http_body_util::BodyExt;
 use hyper::service::Service;
-use longpoll_hyper::{LongPoll, LongPollService, SessionHandleExt};
+use longpoll_hyper::{LongPoll, LongPollService, Session, SessionHandleExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,17 +43,24 @@ async fn until_dropped(flag: &DropFlag) {
     }
 }
 
+/// Polls held long enough for the test to look at them.
+fn long_hold() -> LongPoll {
+    let mut config = quick_config();
+    config.poll_timeout = Duration::from_secs(5);
+    config.idle_timeout = Duration::from_secs(20);
+    LongPoll::new(config).unwrap()
+}
+
+/// A handler that keeps its session open and sends nothing.
+async fn quiet(session: Session) {
+    let _session = session;
+    std::future::pending::<()>().await;
+}
+
 #[tokio::test]
 async fn the_service_drops_a_held_polls_request_while_it_waits() {
     bounded(BOUND, async {
-        let mut config = quick_config();
-        config.poll_timeout = Duration::from_secs(5);
-        config.idle_timeout = Duration::from_secs(20);
-        let mount = LongPoll::new(config).unwrap().mount(|session| async move {
-            // Keep the session open and quiet.
-            let _session = session;
-            std::future::pending::<()>().await;
-        });
+        let mount = long_hold().mount(quiet);
         let service = LongPollService::new("/longpoll", mount);
         let opened = service
             .call(request("POST", "/longpoll", ""))
@@ -75,15 +82,7 @@ async fn the_service_drops_a_held_polls_request_while_it_waits() {
 #[tokio::test]
 async fn the_primitive_drops_a_held_polls_request_while_it_waits() {
     bounded(BOUND, async {
-        let mut config = quick_config();
-        config.poll_timeout = Duration::from_secs(5);
-        config.idle_timeout = Duration::from_secs(20);
-        let mut handle = LongPoll::new(config)
-            .unwrap()
-            .connect(|session| async move {
-                let _session = session;
-                std::future::pending::<()>().await;
-            });
+        let mut handle = long_hold().connect(quiet);
         let (poll, flag) = flagged_poll("/session/x?ack=0");
         let held = tokio::spawn(async move { handle.send(poll).await });
         until_dropped(&flag).await;
