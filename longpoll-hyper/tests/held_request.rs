@@ -7,38 +7,28 @@ mod support;
 use http_body_util::BodyExt;
 use hyper::service::Service;
 use longpoll_hyper::{LongPoll, LongPollService, Session, SessionHandleExt};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use support::*;
 
 const BOUND: Duration = Duration::from_secs(10);
 
-/// Set when the request carrying it is dropped.
+/// Rides in a request's extensions; the test keeps only a weak reference, so the token is
+/// gone exactly when the request is.
 #[derive(Clone)]
-struct DropFlag(Arc<Dropped>);
+struct Token(Arc<()>);
 
-struct Dropped(AtomicBool);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        // The request holds the only other clone: it is gone once this is the last one.
-        if Arc::strong_count(&self.0) == 2 {
-            (self.0).0.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
-/// A poll request that reports its drop through the returned flag.
-fn flagged_poll(uri: &str) -> (hyper::Request<http_body_util::Full<bytes::Bytes>>, DropFlag) {
-    let flag = DropFlag(Arc::new(Dropped(AtomicBool::new(false))));
+/// A poll request and a weak reference to the token it carries.
+fn flagged_poll(uri: &str) -> (hyper::Request<http_body_util::Full<bytes::Bytes>>, Weak<()>) {
+    let token = Token(Arc::new(()));
+    let watch = Arc::downgrade(&token.0);
     let mut poll = request("GET", uri, "");
-    poll.extensions_mut().insert(flag.clone());
-    (poll, flag)
+    poll.extensions_mut().insert(token);
+    (poll, watch)
 }
 
-async fn until_dropped(flag: &DropFlag) {
-    while !(flag.0).0.load(Ordering::SeqCst) {
+async fn until_dropped(watch: &Weak<()>) {
+    while watch.strong_count() > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
