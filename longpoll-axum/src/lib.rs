@@ -37,13 +37,17 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use longpoll_core::origin::Headers;
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
 use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 pub use longpoll_tokio::{
@@ -68,47 +72,100 @@ pub fn router(mount: Mount) -> Router {
     Router::new().fallback(serve).with_state(mount)
 }
 
-async fn serve(State(mount): State<Mount>, request: Request) -> Response {
+/// A boxed response future: early answers and sends, so that a held poll's future (the
+/// common one, and the one that waits) stays small.
+type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// The head is read and dropped here, before any waiting: a held poll keeps only what the
+/// session needs (the head would pin the server's read buffer).
+fn serve(
+    State(mount): State<Mount>,
+    request: Request,
+) -> Either<impl Future<Output = Response>, Boxed> {
     let decision = check_origin(mount.config(), &request);
-    let response = match decision.early_reply() {
-        Some(reply) => into_response(reply),
-        None => answer(&mount, request).await,
-    };
-    with_headers(response, decision.headers())
-}
-
-async fn answer(mount: &Mount, request: Request) -> Response {
-    // The request (headers, body stream) is dropped before the exchange: a held poll keeps
-    // only what the session needs, not the request it came with.
-    let (route, body) = match read_request(mount, request).await {
-        Ok(read) => read,
-        Err(reply) => return into_response(reply),
-    };
-    into_response(mount.dispatch(route, body).await)
-}
-
-/// The route and, for a send, the body read within its limits.
-async fn read_request(mount: &Mount, request: Request) -> Result<(Route, Bytes), Reply> {
+    if let Some(reply) = decision.early_reply() {
+        return Either::Right(answered(reply, decision.headers()));
+    }
+    let extra = decision.into_headers();
     let (parts, body) = request.into_parts();
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let route = longpoll_core::route(
+    let route = match longpoll_core::route(
         parts.method.as_str(),
         parts.uri.path(),
         parts.uri.query(),
-        content_type,
-    )?;
-    let body = match route {
-        Route::Send { .. } => {
-            let config = mount.config();
-            let read = read_body(body, &parts.headers, config.max_body_bytes);
-            within(config.body_read_timeout, read).await?
-        }
-        _ => Bytes::new(),
+        content_type(&parts.headers),
+    ) {
+        Ok(route) => route,
+        Err(reply) => return Either::Right(answered(reply, &extra)),
     };
-    Ok((route, body))
+    if !matches!(route, Route::Send { .. }) {
+        let exchange = mount.dispatch(route, Bytes::new());
+        return Either::Left(respond_at_once(exchange, extra));
+    }
+    let read = BodyRead::new(body, &parts.headers, mount.config());
+    let exchange = move |body| mount.dispatch(route, body);
+    Either::Right(Box::pin(respond_after_body(read, extra, exchange)))
+}
+
+/// The response to a request with no body, once `exchange` has its answer.
+fn respond_at_once<F>(exchange: F, extra: Headers) -> impl Future<Output = Response>
+where
+    F: Future<Output = Reply>,
+{
+    exchange.map(move |reply| with_headers(into_response(reply), &extra))
+}
+
+/// The response to a send: `exchange` starts once the body has arrived.
+async fn respond_after_body<F>(
+    read: BodyRead,
+    extra: Headers,
+    exchange: impl FnOnce(Bytes) -> F,
+) -> Response
+where
+    F: Future<Output = Reply>,
+{
+    let response = match read.within_timeout().await {
+        Ok(body) => into_response(exchange(body).await),
+        Err(reply) => into_response(reply),
+    };
+    with_headers(response, &extra)
+}
+
+fn answered(reply: Reply, extra: &[(&'static str, String)]) -> Boxed {
+    Box::pin(std::future::ready(with_headers(
+        into_response(reply),
+        extra,
+    )))
+}
+
+fn content_type(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+/// A `POST` body still to read, with what its head said of it and the session's limits.
+struct BodyRead {
+    body: Body,
+    declared: Option<u64>,
+    max: usize,
+    timeout: Duration,
+}
+
+impl BodyRead {
+    fn new(body: Body, headers: &http::HeaderMap, config: &Config) -> Self {
+        BodyRead {
+            body,
+            declared: declared_length(headers),
+            max: config.max_body_bytes,
+            timeout: config.body_read_timeout,
+        }
+    }
+
+    /// The body within its timeout (`408` past it).
+    async fn within_timeout(self) -> Result<Bytes, Reply> {
+        let read = read_declared_body(self.body, self.declared, self.max);
+        tokio::time::timeout(self.timeout, read)
+            .await
+            .unwrap_or(Err(Reply::RequestTimeout))
+    }
 }
 
 /// What the configuration's [`OriginPolicy`] decides about a
@@ -119,16 +176,6 @@ pub fn check_origin(config: &Config, request: &Request) -> OriginDecision {
         .check_headers(request.method().as_str(), |name| {
             request.headers().get(name).map(HeaderValue::as_bytes)
         })
-}
-
-/// `read` within `timeout`; `408` past it.
-async fn within(
-    timeout: Duration,
-    read: impl Future<Output = Result<Bytes, Reply>>,
-) -> Result<Bytes, Reply> {
-    tokio::time::timeout(timeout, read)
-        .await
-        .unwrap_or(Err(Reply::RequestTimeout))
 }
 
 fn with_headers(mut response: Response, extra: &[(&'static str, String)]) -> Response {
@@ -158,55 +205,59 @@ pub trait SessionHandleExt {
 }
 
 impl SessionHandleExt for SessionHandle {
-    async fn send(&mut self, request: Request) -> Result<Response, Infallible> {
+    fn send(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send {
         let decision = check_origin(self.config(), &request);
-        let response = match decision.early_reply() {
-            Some(reply) => into_response(reply),
-            None => answer_for(self, request).await,
+        if let Some(reply) = decision.early_reply() {
+            return Either::Right(answered(reply, decision.headers())).map(Ok);
+        }
+        let extra = decision.into_headers();
+        let (parts, body) = request.into_parts();
+        let operation = match longpoll_core::route::operation(
+            parts.method.as_str(),
+            parts.uri.query(),
+            content_type(&parts.headers),
+        ) {
+            Ok(operation) => operation,
+            Err(reply) => return Either::Right(answered(reply, &extra)).map(Ok),
         };
-        Ok(with_headers(response, decision.headers()))
+        let request = match operation {
+            Operation::Poll { ack } => SessionRequest::Poll { ack },
+            Operation::Close => SessionRequest::Close,
+            Operation::Send { seq } => {
+                let read = BodyRead::new(body, &parts.headers, self.config());
+                let handle = self.clone();
+                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, body });
+                let respond: Boxed = Box::pin(respond_after_body(read, extra, exchange));
+                return Either::Right(respond).map(Ok);
+            }
+        };
+        Either::Left(respond_at_once(self.exchange(request), extra)).map(Ok)
     }
 }
 
-async fn answer_for(handle: &SessionHandle, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let operation = match longpoll_core::route::operation(
-        parts.method.as_str(),
-        parts.uri.query(),
-        content_type,
-    ) {
-        Ok(operation) => operation,
-        Err(reply) => return into_response(reply),
-    };
-    let request = match operation {
-        Operation::Poll { ack } => SessionRequest::Poll { ack },
-        Operation::Close => SessionRequest::Close,
-        Operation::Send { seq } => {
-            let config = handle.config();
-            let read = read_body(body, &parts.headers, config.max_body_bytes);
-            match within(config.body_read_timeout, read).await {
-                Ok(body) => SessionRequest::Send { seq, body },
-                Err(reply) => return into_response(reply),
-            }
-        }
-    };
-    // Not held while a poll waits: its head pins the server's read buffer.
-    drop(parts);
-    into_response(handle.exchange(request).await)
+/// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
+/// `Content-Length`, or while streaming when there is none). The headers are read at once:
+/// the future does not borrow them.
+pub fn read_body(
+    body: Body,
+    headers: &http::HeaderMap,
+    max: usize,
+) -> impl Future<Output = Result<Bytes, Reply>> + use<> {
+    read_declared_body(body, declared_length(headers), max)
 }
 
-/// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
-/// `Content-Length`, or while streaming when there is none).
-pub async fn read_body(body: Body, headers: &http::HeaderMap, max: usize) -> Result<Bytes, Reply> {
-    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
-    let declared = headers
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+async fn read_declared_body(body: Body, declared: Option<u64>, max: usize) -> Result<Bytes, Reply> {
+    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
     if declared.is_some_and(|len| len > max as u64) {
         return Err(too_large());
     }

@@ -196,6 +196,15 @@ impl OriginDecision {
             OriginDecision::Forbidden => &[],
         }
     }
+
+    /// The headers to add to the response, taken out of the decision (for a response built
+    /// later, after the request is gone).
+    pub fn into_headers(self) -> Headers {
+        match self {
+            OriginDecision::Allow(headers) | OriginDecision::Preflight(headers) => headers,
+            OriginDecision::Forbidden => Vec::new(),
+        }
+    }
 }
 
 impl OriginPolicy {

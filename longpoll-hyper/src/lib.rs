@@ -76,10 +76,13 @@
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
+use longpoll_core::origin::Headers;
 use longpoll_core::reply::{BadRequest, TooLarge};
 use longpoll_core::route::Operation;
 use longpoll_core::{OriginDecision, Reply, Route};
@@ -189,63 +192,6 @@ impl LongPollService {
         let rest = path.strip_prefix(&*self.base)?;
         (rest.is_empty() || rest.starts_with('/')).then_some(rest)
     }
-
-    async fn respond<B>(self, request: Request<B>) -> Response<Full<Bytes>>
-    where
-        B: Body,
-        B::Error: Into<BoxError>,
-    {
-        let decision = check_origin(self.mount.config(), &request);
-        let response = match decision.early_reply() {
-            Some(reply) => into_response(reply),
-            None => self.answer(request).await,
-        };
-        with_headers(response, decision.headers())
-    }
-
-    async fn answer<B>(self, request: Request<B>) -> Response<Full<Bytes>>
-    where
-        B: Body,
-        B::Error: Into<BoxError>,
-    {
-        // The request (its head pins hyper's read buffer) is dropped before the exchange: a
-        // held poll keeps only what the session needs, not the request it came with.
-        let (route, body) = match self.read_request(request).await {
-            Ok(read) => read,
-            Err(response) => return response,
-        };
-        into_response(self.mount.dispatch(route, body).await)
-    }
-
-    /// The route and, for a send, the body read within its limits.
-    async fn read_request<B>(
-        &self,
-        request: Request<B>,
-    ) -> Result<(Route, Bytes), Response<Full<Bytes>>>
-    where
-        B: Body,
-        B::Error: Into<BoxError>,
-    {
-        let (parts, body) = request.into_parts();
-        let Some(path) = self.below_base(parts.uri.path()) else {
-            return Err(into_response(Reply::NotFound));
-        };
-        let route = longpoll_core::route(
-            parts.method.as_str(),
-            path,
-            parts.uri.query(),
-            content_type(&parts.headers),
-        )
-        .map_err(into_response)?;
-        let body = match route {
-            Route::Send { .. } => {
-                let max = self.mount.config().max_body_bytes;
-                read_body_within(body, &parts.headers, max, self.body_timeout).await?
-            }
-            _ => Bytes::new(),
-        };
-        Ok((route, body))
-    }
 }
 
 impl<B> hyper::service::Service<Request<B>> for LongPollService
@@ -259,9 +205,69 @@ where
     type Future = ResponseFuture;
 
     fn call(&self, request: Request<B>) -> Self::Future {
-        let service = self.clone();
-        Box::pin(async move { Ok(service.respond(request).await) })
+        let decision = check_origin(self.mount.config(), &request);
+        if let Some(reply) = decision.early_reply() {
+            return answered(reply, decision.headers());
+        }
+        let extra = decision.into_headers();
+        let (parts, body) = request.into_parts();
+        let Some(path) = self.below_base(parts.uri.path()) else {
+            return answered(Reply::NotFound, &extra);
+        };
+        let route = match longpoll_core::route(
+            parts.method.as_str(),
+            path,
+            parts.uri.query(),
+            content_type(&parts.headers),
+        ) {
+            Ok(route) => route,
+            Err(reply) => return answered(reply, &extra),
+        };
+        if !matches!(route, Route::Send { .. }) {
+            let exchange = self.mount.dispatch(route, Bytes::new());
+            return Box::pin(respond_at_once(exchange, extra).map(Ok));
+        }
+        let max = self.mount.config().max_body_bytes;
+        let read = BodyRead::new(body, &parts.headers, max, self.body_timeout);
+        let mount = self.mount.clone();
+        let exchange = move |body| mount.dispatch(route, body);
+        Box::pin(respond_after_body(read, extra, exchange).map(Ok))
     }
+}
+
+/// The response to a request whose head has been read and dropped (a held poll's head would
+/// pin hyper's read buffer), and that has no body: a held poll's future is little more than
+/// its `exchange`.
+fn respond_at_once<F>(exchange: F, extra: Headers) -> impl Future<Output = Response<Full<Bytes>>>
+where
+    F: Future<Output = Reply>,
+{
+    exchange.map(move |reply| with_headers(into_response(reply), &extra))
+}
+
+/// The response to a send: `exchange` starts once the body has arrived.
+async fn respond_after_body<B, F>(
+    read: BodyRead<B>,
+    extra: Headers,
+    exchange: impl FnOnce(Bytes) -> F,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+    F: Future<Output = Reply>,
+{
+    let response = match read.within_timeout().await {
+        Ok(body) => into_response(exchange(body).await),
+        Err(response) => response,
+    };
+    with_headers(response, &extra)
+}
+
+fn answered(reply: Reply, extra: &[(&'static str, String)]) -> ResponseFuture {
+    Box::pin(std::future::ready(Ok(with_headers(
+        into_response(reply),
+        extra,
+    ))))
 }
 
 /// Forwarding requests to a session you keep yourself (the primitive path).
@@ -283,50 +289,49 @@ pub trait SessionHandleExt {
 }
 
 impl SessionHandleExt for SessionHandle {
-    async fn send<B>(&mut self, request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+    fn send<B>(
+        &mut self,
+        request: Request<B>,
+    ) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send
     where
         B: Body + Send,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
         let decision = check_origin(self.config(), &request);
-        let response = match decision.early_reply() {
-            Some(reply) => into_response(reply),
-            None => answer_for(self, request).await,
-        };
-        Ok(with_headers(response, decision.headers()))
-    }
-}
-
-async fn answer_for<B>(handle: &SessionHandle, request: Request<B>) -> Response<Full<Bytes>>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = request.into_parts();
-    let operation = match longpoll_core::route::operation(
-        parts.method.as_str(),
-        parts.uri.query(),
-        content_type(&parts.headers),
-    ) {
-        Ok(operation) => operation,
-        Err(reply) => return into_response(reply),
-    };
-    let request = match operation {
-        Operation::Poll { ack } => SessionRequest::Poll { ack },
-        Operation::Close => SessionRequest::Close,
-        Operation::Send { seq } => {
-            let config = handle.config();
-            let timeout = Some(config.body_read_timeout);
-            match read_body_within(body, &parts.headers, config.max_body_bytes, timeout).await {
-                Ok(body) => SessionRequest::Send { seq, body },
-                Err(response) => return response,
-            }
+        if let Some(reply) = decision.early_reply() {
+            let response = with_headers(into_response(reply), decision.headers());
+            return Either::Left(Either::Right(std::future::ready(Ok(response))));
         }
-    };
-    // Not held while a poll waits: its head pins the server's read buffer.
-    drop(parts);
-    into_response(handle.exchange(request).await)
+        let extra = decision.into_headers();
+        let (parts, body) = request.into_parts();
+        let operation = match longpoll_core::route::operation(
+            parts.method.as_str(),
+            parts.uri.query(),
+            content_type(&parts.headers),
+        ) {
+            Ok(operation) => operation,
+            Err(reply) => {
+                let response = with_headers(into_response(reply), &extra);
+                return Either::Left(Either::Right(std::future::ready(Ok(response))));
+            }
+        };
+        let request = match operation {
+            Operation::Poll { ack } => SessionRequest::Poll { ack },
+            Operation::Close => SessionRequest::Close,
+            Operation::Send { seq } => {
+                let config = self.config();
+                let timeout = Some(config.body_read_timeout);
+                let read = BodyRead::new(body, &parts.headers, config.max_body_bytes, timeout);
+                let handle = self.clone();
+                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, body });
+                return Either::Right(respond_after_body(read, extra, exchange).map(Ok));
+            }
+        };
+        Either::Left(Either::Left(
+            respond_at_once(self.exchange(request), extra).map(Ok),
+        ))
+    }
 }
 
 /// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
@@ -360,17 +365,32 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 
 /// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
 /// `Content-Length` or size hint, or while streaming when there is none). A body that fails
-/// while arriving is `400`.
-pub async fn read_body<B>(body: B, headers: &HeaderMap, max: usize) -> Result<Bytes, Reply>
+/// while arriving is `400`. The headers are read at once: the future does not borrow them.
+pub fn read_body<B>(
+    body: B,
+    headers: &HeaderMap,
+    max: usize,
+) -> impl Future<Output = Result<Bytes, Reply>> + use<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    read_declared_body(body, declared_length(headers), max)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+async fn read_declared_body<B>(body: B, declared: Option<u64>, max: usize) -> Result<Bytes, Reply>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
     let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) || body.size_hint().lower() > max as u64 {
         return Err(too_large());
     }
@@ -381,26 +401,40 @@ where
     }
 }
 
-/// [`read_body`] within `timeout`; the error is the response to send.
-async fn read_body_within<B>(
+/// A `POST` body still to read, with what its head said of it.
+struct BodyRead<B> {
     body: B,
-    headers: &HeaderMap,
+    declared: Option<u64>,
     max: usize,
     timeout: Option<Duration>,
-) -> Result<Bytes, Response<Full<Bytes>>>
+}
+
+impl<B> BodyRead<B>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let read = read_body(body, headers, max);
-    let result = match timeout {
-        Some(timeout) => match tokio::time::timeout(timeout, read).await {
-            Ok(result) => result,
-            Err(_) => return Err(into_response(Reply::RequestTimeout)),
-        },
-        None => read.await,
-    };
-    result.map_err(into_response)
+    fn new(body: B, headers: &HeaderMap, max: usize, timeout: Option<Duration>) -> Self {
+        BodyRead {
+            body,
+            declared: declared_length(headers),
+            max,
+            timeout,
+        }
+    }
+
+    /// The body within its timeout; the error is the response to send.
+    async fn within_timeout(self) -> Result<Bytes, Response<Full<Bytes>>> {
+        let read = read_declared_body(self.body, self.declared, self.max);
+        let result = match self.timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, read).await {
+                Ok(result) => result,
+                Err(_) => return Err(into_response(Reply::RequestTimeout)),
+            },
+            None => read.await,
+        };
+        result.map_err(into_response)
+    }
 }
 
 /// Turns a protocol answer into a hyper response.

@@ -1,6 +1,6 @@
 //! The handle an application (or an adapter) uses to forward HTTP exchanges to a session.
 
-use crate::server::{self, Shared};
+use crate::server::{Exchange, Shared};
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, SessionId, SessionParams};
 use std::sync::Arc;
@@ -74,9 +74,16 @@ impl SessionHandle {
     /// deadline).
     ///
     /// Cancel safe in the protocol's sense: dropping the future is how a client disconnect
-    /// reaches the session, which then forgets the request.
-    pub async fn exchange(&self, request: SessionRequest) -> Reply {
-        server::exchange(&self.shared, request).await
+    /// reaches the session, which then forgets the request. The future owns what it needs
+    /// (it does not borrow the handle) and is a few words in size.
+    pub fn exchange(&self, request: SessionRequest) -> Exchange {
+        Exchange::new(self.shared.clone(), request)
+    }
+
+    /// [`exchange`](SessionHandle::exchange) for a handle you no longer need (saves a
+    /// reference count).
+    pub(crate) fn into_exchange(self, request: SessionRequest) -> Exchange {
+        Exchange::new(self.shared, request)
     }
 }
 

@@ -22,8 +22,8 @@
 //! answered by its own handler, and the application takes and queues messages in place. An
 //! echoed message wakes two tasks, the application and the held poll's handler. A small task
 //! per session (the watchdog) sleeps through the traffic and wakes only for the idle
-//! timeout, a server shutdown, or the close. Held requests time themselves out. Measure a
-//! session's memory with
+//! timeout, a held request's deadline, a server shutdown, or the close. A parked poll is a
+//! few words: it has no timer of its own. Measure a session's memory with
 //!
 //! ```sh
 //! cargo test --release -p longpoll-tokio --test idle_memory -- --ignored --nocapture
@@ -45,5 +45,6 @@ pub use longpoll_core::{
     CloseFrame, CloseReason, Config, OriginPolicy, SessionId, Utf8Bytes, close_code,
 };
 pub use message::Message;
-pub use registry::{Lookup, Mount, OpenError, Registry};
+pub use registry::{Dispatch, Lookup, Mount, OpenError, Registry};
+pub use server::Exchange;
 pub use session::Session;

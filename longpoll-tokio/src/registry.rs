@@ -3,13 +3,16 @@
 
 use crate::handle::{SessionHandle, SessionRequest, answer_after_close};
 use crate::longpoll::{LongPoll, MAX_ID_DRAWS};
+use crate::server::Exchange;
 use crate::session::Session;
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, Route, SessionId};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -311,18 +314,24 @@ impl Mount {
     }
 
     /// Answers one routed request. `body` is the `POST` body (empty otherwise).
-    pub async fn dispatch(&self, route: Route, body: Bytes) -> Reply {
+    ///
+    /// The session is looked up at once; the request reaches it (or a session is opened) when
+    /// the returned future is first polled. The future owns what it needs (`'static`), so a
+    /// service can return it without holding the request or this mount.
+    pub fn dispatch(&self, route: Route, body: Bytes) -> Dispatch {
         let (id, request) = match route {
-            Route::Open => return self.open(),
+            Route::Open => return Dispatch(Stage::Open(self.clone())),
             Route::Poll { id, ack } => (id, SessionRequest::Poll { ack }),
             Route::Send { id, seq } => (id, SessionRequest::Send { seq, body }),
             Route::Close { id } => (id, SessionRequest::Close),
         };
-        match self.registry.lookup(&id) {
-            Lookup::Live(handle) => handle.exchange(request).await,
-            Lookup::Gone => answer_after_close(request == SessionRequest::Close),
-            Lookup::Unknown => Reply::NotFound,
-        }
+        Dispatch(match self.registry.lookup(&id) {
+            Lookup::Live(handle) => Stage::Exchange(handle.into_exchange(request)),
+            Lookup::Gone => {
+                Stage::Answered(Some(answer_after_close(request == SessionRequest::Close)))
+            }
+            Lookup::Unknown => Stage::Answered(Some(Reply::NotFound)),
+        })
     }
 
     fn open(&self) -> Reply {
@@ -333,6 +342,33 @@ impl Mount {
                 Reply::Unavailable {
                     retry_after: FULL_RETRY_AFTER,
                 }
+            }
+        }
+    }
+}
+
+/// The answer to one routed request: the future [`Mount::dispatch`] returns. Dropping it
+/// before it is ready forgets the request, as dropping an [`Exchange`] does.
+#[derive(Debug)]
+#[must_use = "the request reaches its session only when the future is polled"]
+pub struct Dispatch(Stage);
+
+#[derive(Debug)]
+enum Stage {
+    Open(Mount),
+    Exchange(Exchange),
+    Answered(Option<Reply>),
+}
+
+impl Future for Dispatch {
+    type Output = Reply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        match &mut self.get_mut().0 {
+            Stage::Open(mount) => Poll::Ready(mount.open()),
+            Stage::Exchange(exchange) => Pin::new(exchange).poll(cx),
+            Stage::Answered(reply) => {
+                Poll::Ready(reply.take().expect("`Dispatch` polled after it was ready"))
             }
         }
     }

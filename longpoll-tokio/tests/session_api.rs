@@ -153,6 +153,27 @@ async fn idle_timeout_ends_the_stream_with_the_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_held_poll_is_answered_at_its_own_deadline_before_the_idle_one() {
+    let longpoll = LongPoll::new(config()).unwrap();
+    let (handle, _received) = observed(&longpoll);
+    // The session's watchdog has armed the idle deadline (10 s) and sleeps; a poll held at
+    // 3 s brings an earlier one (8 s), which must wake it to re-arm.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held_at = tokio::time::Instant::now();
+    assert_eq!(poll(&handle, 0).await, Reply::NoContent);
+    let waited = held_at.elapsed();
+    assert!(
+        waited >= config().poll_timeout
+            && waited < config().poll_timeout + Duration::from_millis(50),
+        "the poll was answered after {waited:?}"
+    );
+    // The session lives on: the next poll is held again, for its own full timeout.
+    let held_at = tokio::time::Instant::now();
+    assert_eq!(poll(&handle, 0).await, Reply::NoContent);
+    assert!(held_at.elapsed() >= config().poll_timeout);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_held_poll_whose_client_went_away_is_forgotten() {
     let longpoll = LongPoll::new(config()).unwrap();
     let (handle, mut received) = observed(&longpoll);

@@ -1,13 +1,14 @@
 //! The server side of a session: no task of its own in the message path. The core state
 //! machine sits behind a mutex shared by the three parties that feed it:
 //!
-//! - the HTTP request handlers ([`exchange`]): a request is handed to the core and, when the
+//! - the HTTP request handlers ([`Exchange`]): a request is handed to the core and, when the
 //!   core answers at once, answered without any other task waking up; a held request waits
 //!   for the party that answers it to wake it;
 //! - the application's [`Session`](crate::Session) ([`app`]): it takes received messages
 //!   from the core and queues its own messages there directly;
-//! - a small [`watchdog`] task per session, woken only by the idle deadline, a server
-//!   shutdown, or the session closing.
+//! - a small [`watchdog`] task per session that keeps the core's time: woken only by the
+//!   deadline it armed (the idle timeout, a held request's), an earlier deadline appearing,
+//!   a server shutdown, or the session closing.
 //!
 //! Whoever changes the core settles it before unlocking ([`State::settle`]): answers go to
 //! the requests waiting for them, the application is woken when it has something to take or
@@ -19,7 +20,7 @@ mod exchange;
 mod shared;
 mod watchdog;
 
-pub(crate) use exchange::exchange;
+pub use exchange::Exchange;
 pub(crate) use shared::{OnClose, Shared};
 pub(crate) use watchdog::{CloseWhenDone, watchdog};
 

@@ -5,6 +5,7 @@ use longpoll_core::{Message, Reply, RequestId, SendError, ServerSession, Session
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
+use std::time::Instant;
 use tracing::{debug, info};
 
 /// One session's state, shared behind a mutex.
@@ -34,9 +35,17 @@ pub(crate) struct State {
     /// A message the application sent while the outbound buffer was full; it goes in as soon
     /// as an acknowledgement makes room (`send` waits meanwhile, so this is the only one).
     pub(crate) unsent: Option<Message>,
-    /// The watchdog, to be woken when the session closes so that it ends.
-    pub(crate) watchdog: Option<Waker>,
+    /// The watchdog while it sleeps: woken when the session closes (so that it ends) or the
+    /// core's next deadline comes before the one it sleeps until.
+    pub(crate) watchdog: Option<Watchdog>,
     on_close: Option<OnClose>,
+}
+
+/// The sleeping watchdog.
+pub(crate) struct Watchdog {
+    pub(crate) waker: Waker,
+    /// Its alarm; `None` when the core had no deadline.
+    pub(crate) deadline: Option<Instant>,
 }
 
 struct Waiter {
@@ -118,15 +127,25 @@ impl State {
         let mut on_close = None;
         if self.core.is_closed() {
             self.wake_sender();
-            if let Some(watchdog) = self.watchdog.take() {
-                watchdog.wake();
-            }
+            self.wake_watchdog();
             on_close = self.on_close.take();
             if on_close.is_some() {
                 info!(session = %id, "longpoll session closed");
             }
         }
+        if let Some(watchdog) = &self.watchdog
+            && let Some(next) = self.core.poll_timeout()
+            && watchdog.deadline.is_none_or(|armed| next < armed)
+        {
+            self.wake_watchdog();
+        }
         Settled(on_close)
+    }
+
+    fn wake_watchdog(&mut self) {
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.waker.wake();
+        }
     }
 
     /// The application queued a message: the held poll, if any, should take it (with

@@ -1,8 +1,10 @@
-//! The only task a session has besides the application's: it times out an idle session and
-//! closes it on server shutdown. It sleeps through the message traffic: deadlines only move
-//! later while the session is idle (held requests time themselves out), so it wakes at its
-//! deadline, lets the core time out what is due, and sleeps until the next one.
+//! The only task a session has besides the application's: it keeps the core's time (the
+//! idle timeout, held requests' deadlines) and closes the session on server shutdown. It
+//! sleeps through the message traffic: it wakes at the deadline it armed, lets the core time
+//! out what is due, and sleeps until the next one. A change that brings an earlier deadline
+//! (a request held, usually) wakes it to re-arm ([`State::settle`](super::shared::State)).
 
+use super::shared::Watchdog;
 use super::{Shared, read_clock};
 use longpoll_core::{CloseFrame, close_code};
 use std::future::{Future, poll_fn};
@@ -23,6 +25,8 @@ pub(crate) async fn watchdog(shared: Arc<Shared>, shutdown: CancellationToken) {
         loop {
             let now = read_clock();
             let mut state = shared.lock();
+            // Ours to settle now: nobody need wake us until we sleep again.
+            state.watchdog = None;
             if state.core.is_closed() {
                 return Poll::Ready(());
             }
@@ -51,10 +55,10 @@ pub(crate) async fn watchdog(shared: Arc<Shared>, shutdown: CancellationToken) {
                 settled.finish();
                 continue;
             }
-            match &state.watchdog {
-                Some(known) if known.will_wake(cx.waker()) => {}
-                _ => state.watchdog = Some(cx.waker().clone()),
-            }
+            state.watchdog = Some(Watchdog {
+                waker: cx.waker().clone(),
+                deadline: armed,
+            });
             return Poll::Pending;
         }
     })
