@@ -51,7 +51,7 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderVa
 use actix_web::{HttpRequest, HttpResponse, Scope, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use longpoll_core::reply::{BadRequest, TooLarge};
+use longpoll_core::reply::{BadRequest, HeaderText, TooLarge};
 use longpoll_core::route::Operation;
 use longpoll_core::{OriginDecision, Reply, Route};
 
@@ -232,7 +232,10 @@ pub fn into_response(reply: Reply) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
     for (name, value) in reply.headers() {
-        response.insert_header((name, value));
+        match value {
+            HeaderText::Static(text) => response.insert_header((name, text)),
+            HeaderText::Number(number) => response.insert_header((name, number)),
+        };
     }
     response.body(reply.body())
 }

@@ -6,10 +6,13 @@ use bytes::Bytes;
 use std::fmt;
 use std::time::Duration;
 
-/// Header carrying the sequence number of the first frame of a `200` poll response.
-pub const SEQ_HEADER: &str = "Longpoll-Seq";
-/// Header carrying the next sequence number the server expects, on a `409` for a seq gap.
-pub const EXPECTED_SEQ_HEADER: &str = "Longpoll-Expected-Seq";
+/// Header carrying the sequence number of the first frame of a `200` poll response
+/// (`Longpoll-Seq`; header names are case-insensitive, and [`Reply::headers`] gives them in
+/// lowercase, HTTP/2's form).
+pub const SEQ_HEADER: &str = "longpoll-seq";
+/// Header carrying the next sequence number the server expects, on a `409` for a seq gap
+/// (`Longpoll-Expected-Seq`).
+pub const EXPECTED_SEQ_HEADER: &str = "longpoll-expected-seq";
 /// The content type of frame bodies, required on `POST {base}/{id}`.
 pub const FRAMES_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -21,7 +24,7 @@ pub const FRAMES_CONTENT_TYPE: &str = "application/octet-stream";
 ///
 /// let reply = Reply::Gone;
 /// assert_eq!(reply.status(), 410);
-/// assert!(reply.headers().any(|(name, value)| name == "Cache-Control" && value == "no-store"));
+/// assert!(reply.headers().any(|(name, value)| name == "cache-control" && value == "no-store"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -132,8 +135,9 @@ impl Reply {
 
     /// The response headers: always `Cache-Control: no-store`, plus `Content-Type` when there
     /// is a body, `Longpoll-Seq` on `200`, `Longpoll-Expected-Seq` on a seq-gap `409`, `Allow`
-    /// on `405`, `Retry-After` on `503`.
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, String)> + use<> {
+    /// on `405`, `Retry-After` on `503`. Names are lowercase; values are fixed text or numbers
+    /// ([`HeaderText`]), so an adapter builds them without allocating for the fixed ones.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, HeaderText)> + use<> {
         let content_type = match self {
             Reply::NoContent => None,
             Reply::Frames { .. } => Some(FRAMES_CONTENT_TYPE),
@@ -141,19 +145,20 @@ impl Reply {
             _ => Some("text/plain; charset=utf-8"),
         };
         let specific = match self {
-            Reply::Frames { first_seq, .. } => Some((SEQ_HEADER, first_seq.to_string())),
-            Reply::MethodNotAllowed { allow } => Some(("Allow", (*allow).to_string())),
+            Reply::Frames { first_seq, .. } => Some((SEQ_HEADER, HeaderText::Number(*first_seq))),
+            Reply::MethodNotAllowed { allow } => Some(("allow", HeaderText::Static(allow))),
             Reply::Conflict(Conflict::SeqGap { expected, .. }) => {
-                Some((EXPECTED_SEQ_HEADER, expected.to_string()))
+                Some((EXPECTED_SEQ_HEADER, HeaderText::Number(*expected)))
             }
-            Reply::Unavailable { retry_after } => {
-                Some(("Retry-After", retry_after_secs(*retry_after).to_string()))
-            }
+            Reply::Unavailable { retry_after } => Some((
+                "retry-after",
+                HeaderText::Number(retry_after_secs(*retry_after)),
+            )),
             _ => None,
         };
         [
-            Some(("Cache-Control", "no-store".to_string())),
-            content_type.map(|value| ("Content-Type", value.to_string())),
+            Some(("cache-control", HeaderText::Static("no-store"))),
+            content_type.map(|value| ("content-type", HeaderText::Static(value))),
             specific,
         ]
         .into_iter()
@@ -168,6 +173,52 @@ impl Reply {
             Reply::Frames { body, .. } => body.clone(),
             Reply::NoContent => Bytes::new(),
             other => Bytes::from(format!("{other}\n")),
+        }
+    }
+}
+
+/// A response header's value as the core gives it: text fixed at compile time (visible
+/// ASCII), or a decimal number.
+///
+/// ```
+/// use longpoll_core::reply::HeaderText;
+///
+/// assert_eq!(HeaderText::Number(42).to_string(), "42");
+/// assert_eq!(HeaderText::Static("no-store"), "no-store");
+/// assert_eq!(HeaderText::Number(7).as_static(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderText {
+    /// Fixed text.
+    Static(&'static str),
+    /// A number, written in decimal.
+    Number(u64),
+}
+
+impl HeaderText {
+    /// The fixed text (`None` for a number, which has to be written out).
+    pub fn as_static(self) -> Option<&'static str> {
+        match self {
+            HeaderText::Static(text) => Some(text),
+            HeaderText::Number(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for HeaderText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderText::Static(text) => f.write_str(text),
+            HeaderText::Number(number) => write!(f, "{number}"),
+        }
+    }
+}
+
+impl PartialEq<&str> for HeaderText {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            HeaderText::Static(text) => text == other,
+            HeaderText::Number(number) => other.parse() == Ok(*number) && !other.starts_with('+'),
         }
     }
 }
@@ -236,8 +287,54 @@ mod tests {
     fn header(reply: &Reply, name: &str) -> Option<String> {
         reply
             .headers()
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.to_string())
+    }
+
+    /// Adapters build header names from these without checking them (`from_static`).
+    #[test]
+    fn header_names_are_lowercase_tokens_and_fixed_values_visible_ascii() {
+        let replies = [
+            Reply::Opened(Bytes::from_static(b"{}")),
+            Reply::Frames {
+                first_seq: u64::MAX,
+                body: Bytes::new(),
+            },
+            Reply::NoContent,
+            Reply::BadRequest(BadRequest::UnreadableBody),
+            Reply::Forbidden,
+            Reply::NotFound,
+            Reply::MethodNotAllowed {
+                allow: "GET, POST, DELETE",
+            },
+            Reply::RequestTimeout,
+            Reply::Conflict(Conflict::SeqGap {
+                expected: 1,
+                got: 3,
+            }),
+            Reply::Gone,
+            Reply::PayloadTooLarge(TooLarge::Body { max: 1 }),
+            Reply::UnsupportedMediaType,
+            Reply::Unavailable {
+                retry_after: Duration::from_secs(3),
+            },
+        ];
+        for reply in &replies {
+            for (name, value) in reply.headers() {
+                assert!(
+                    !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                    "{name:?}"
+                );
+                let text = value.to_string();
+                assert!(
+                    !text.is_empty() && text.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                    "{name}: {text:?}"
+                );
+            }
+        }
     }
 
     #[test]

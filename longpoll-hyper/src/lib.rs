@@ -83,7 +83,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use longpoll_core::origin::Headers;
-use longpoll_core::reply::{BadRequest, TooLarge};
+use longpoll_core::reply::{BadRequest, HeaderText, TooLarge};
 use longpoll_core::route::Operation;
 use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
@@ -444,13 +444,20 @@ pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
         StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (name, value) in reply.headers() {
-        // Names and values come from the core: fixed ASCII, always valid.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.insert(name, value);
+        // The core's names are lowercase tokens (its tests check them): no copy, no parse.
+        if let Some(value) = header_value(value) {
+            headers.insert(HeaderName::from_static(name), value);
         }
     }
     response
+}
+
+/// A core header value without copying fixed text.
+fn header_value(value: HeaderText) -> Option<HeaderValue> {
+    match value {
+        HeaderText::Static(text) => {
+            HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes())).ok()
+        }
+        HeaderText::Number(number) => Some(HeaderValue::from(number)),
+    }
 }

@@ -73,7 +73,10 @@ impl From<Reply> for Response {
     fn from(reply: Reply) -> Self {
         Response {
             status: reply.status(),
-            headers: reply.headers().collect(),
+            headers: reply
+                .headers()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect(),
             body: reply.body(),
             head_only: false,
         }

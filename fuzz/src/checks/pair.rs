@@ -655,11 +655,13 @@ fn take(
 fn to_answer(reply: &Reply) -> ServerAnswer {
     let mut answer = ServerAnswer::status(reply.status());
     for (name, value) in reply.headers() {
-        if name == SEQ_HEADER {
+        // As text, the way a client reads it off the wire.
+        let value = value.to_string();
+        if name.eq_ignore_ascii_case(SEQ_HEADER) {
             answer.seq = value.parse().ok();
-        } else if name == EXPECTED_SEQ_HEADER {
+        } else if name.eq_ignore_ascii_case(EXPECTED_SEQ_HEADER) {
             answer.expected_seq = value.parse().ok();
-        } else if name == "Retry-After" {
+        } else if name.eq_ignore_ascii_case("Retry-After") {
             answer.retry_after = value.parse().ok().map(Duration::from_secs);
         }
     }

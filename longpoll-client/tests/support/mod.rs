@@ -180,7 +180,7 @@ async fn answer(mount: &Mount, request: Request<Incoming>) -> Reply {
 fn to_response(reply: &Reply) -> Response<Full<Bytes>> {
     let mut response = Response::builder().status(reply.status());
     for (name, value) in reply.headers() {
-        response = response.header(name, value);
+        response = response.header(name, value.to_string());
     }
     response
         .body(Full::new(reply.body()))
