@@ -237,5 +237,5 @@ pub fn into_response(reply: Reply) -> HttpResponse {
             HeaderText::Number(number) => response.insert_header((name, number)),
         };
     }
-    response.body(reply.body())
+    response.body(reply.into_body())
 }

@@ -40,6 +40,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use longpoll_core::origin::Headers;
 use longpoll_core::reply::{BadRequest, HeaderText, TooLarge};
@@ -137,7 +138,7 @@ fn answered(reply: Reply, extra: &[(&'static str, String)]) -> Boxed {
     )))
 }
 
-fn content_type(headers: &http::HeaderMap) -> Option<&str> {
+fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
@@ -150,7 +151,7 @@ struct BodyRead {
 }
 
 impl BodyRead {
-    fn new(body: Body, headers: &http::HeaderMap, config: &Config) -> Self {
+    fn new(body: Body, headers: &HeaderMap, config: &Config) -> Self {
         BodyRead {
             body,
             declared: declared_length(headers),
@@ -243,13 +244,13 @@ impl SessionHandleExt for SessionHandle {
 /// the future does not borrow them.
 pub fn read_body(
     body: Body,
-    headers: &http::HeaderMap,
+    headers: &HeaderMap,
     max: usize,
 ) -> impl Future<Output = Result<Bytes, Reply>> + use<> {
     read_declared_body(body, declared_length(headers), max)
 }
 
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -270,16 +271,17 @@ async fn read_declared_body(body: Body, declared: Option<u64>, max: usize) -> Re
 
 /// Turns a protocol answer into an axum response.
 pub fn into_response(reply: Reply) -> Response {
-    let mut response = Response::new(Body::from(reply.body()));
-    *response.status_mut() = http::StatusCode::from_u16(reply.status())
-        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
+    let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::with_capacity(3);
     for (name, value) in reply.headers() {
         // The core's names are lowercase tokens (its tests check them): no copy, no parse.
         if let Some(value) = header_value(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
+    let mut response = Response::new(Body::from(reply.into_body()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
 

@@ -95,12 +95,18 @@ impl OutboundQueue {
     pub(crate) fn batch(&self, from: u64, max_frames: usize, max_bytes: usize) -> Option<Batch> {
         let first_seq = from.max(self.base);
         let skip = usize::try_from(first_seq - self.base).ok()?;
-        let mut body = BytesMut::new();
-        let mut frames = 0;
+        // Sized first, so the body is one allocation of the right size.
+        let (mut len, mut count) = (0, 0);
         for frame in self.frames.iter().skip(skip).take(max_frames) {
-            if frames > 0 && body.len() + frame.encoded_len() > max_bytes {
+            if count > 0 && len + frame.encoded_len() > max_bytes {
                 break;
             }
+            len += frame.encoded_len();
+            count += 1;
+        }
+        let mut body = BytesMut::with_capacity(len);
+        let mut frames = 0;
+        for frame in self.frames.iter().skip(skip).take(count) {
             // Payloads are bounded by the message limit, which the config keeps below u32::MAX.
             if encode_frame(frame, &mut body).is_err() {
                 break;

@@ -175,6 +175,15 @@ impl Reply {
             other => Bytes::from(format!("{other}\n")),
         }
     }
+
+    /// [`body`](Reply::body), taking it out of the reply: a frames body built for this answer
+    /// is handed over as it is (cloning it would have to make its buffer shareable first).
+    pub fn into_body(self) -> Bytes {
+        match self {
+            Reply::Opened(body) | Reply::Frames { body, .. } => body,
+            other => other.body(),
+        }
+    }
 }
 
 /// A response header's value as the core gives it: text fixed at compile time (visible

@@ -13,7 +13,7 @@ use crate::event::{CloseReason, Event, RequestId, SendError};
 use crate::message::{CloseFrame, Message};
 use crate::outbound::OutboundQueue;
 use crate::reply::{BadRequest, Conflict, Reply};
-use crate::wire::{Frame, decode_body};
+use crate::wire::{Frame, Frames, decode_frames};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -100,7 +100,7 @@ struct Held {
 struct HeldSend {
     request: RequestId,
     /// Frames numbered from the session's `inbound_next`.
-    frames: Vec<Frame>,
+    frames: Frames,
     /// Message frames among `frames` and their payload bytes, counted once: the room check
     /// runs again each time the application takes a message.
     messages: usize,
@@ -198,7 +198,7 @@ impl ServerSession {
             self.respond(now, request, Reply::Gone);
             return request;
         }
-        let frames = match decode_body(
+        let frames = match decode_frames(
             body,
             self.config.max_message_bytes,
             self.config.max_frames_per_request,
@@ -216,8 +216,9 @@ impl ServerSession {
             return request;
         }
         let already_received = expected - seq;
-        let new_frames: Vec<Frame> = match usize::try_from(already_received) {
-            Ok(skip) if skip < frames.len() => frames.into_iter().skip(skip).collect(),
+        let new_frames: Frames = match usize::try_from(already_received) {
+            Ok(0) if !frames.is_empty() => frames,
+            Ok(skip) if skip < frames.len() => frames.skip(skip),
             // Everything in it was received before: a retry whose answer was lost.
             _ => {
                 self.respond(now, request, Reply::NoContent);

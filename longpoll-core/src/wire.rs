@@ -202,7 +202,68 @@ pub fn decode_body(
     max_message_bytes: usize,
     max_frames: usize,
 ) -> Result<Vec<Frame>, FrameError> {
-    let mut frames = Vec::new();
+    decode_frames(body, max_message_bytes, max_frames).map(|frames| frames.into_iter().collect())
+}
+
+/// The frames of one body, in order. The first is kept inline: a one-frame body (the usual
+/// send) costs no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    first: Option<Frame>,
+    rest: Vec<Frame>,
+}
+
+impl Frames {
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn last(&self) -> Option<&Frame> {
+        self.rest.last().or(self.first.as_ref())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Frame> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn push(&mut self, frame: Frame) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push(frame);
+        }
+    }
+
+    /// All but the first `count` frames.
+    pub(crate) fn skip(self, count: usize) -> Frames {
+        let mut kept = Frames::default();
+        self.into_iter()
+            .skip(count)
+            .for_each(|frame| kept.push(frame));
+        kept
+    }
+}
+
+impl IntoIterator for Frames {
+    type Item = Frame;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Frame>, std::vec::IntoIter<Frame>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+/// [`decode_body`] without a heap allocation for a one-frame body.
+pub(crate) fn decode_frames(
+    body: Bytes,
+    max_message_bytes: usize,
+    max_frames: usize,
+) -> Result<Frames, FrameError> {
+    let mut frames = Frames::default();
     let mut decoder = FrameDecoder::new(body, max_message_bytes);
     while let Some(item) = decoder.next() {
         let frame = item?;

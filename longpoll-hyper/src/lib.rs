@@ -439,16 +439,17 @@ where
 
 /// Turns a protocol answer into a hyper response.
 pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(reply.body()));
-    *response.status_mut() =
-        StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
+    let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::with_capacity(3);
     for (name, value) in reply.headers() {
         // The core's names are lowercase tokens (its tests check them): no copy, no parse.
         if let Some(value) = header_value(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
+    let mut response = Response::new(Full::new(reply.into_body()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
 
