@@ -42,7 +42,7 @@ pub fn router(config: Config) -> Result<(Router, Registry), ConfigError> {
 /// The echo router around an existing mount (tests use it to pick their own handler).
 pub fn router_for(mount: Mount) -> (Router, Registry) {
     let registry = mount.registry().clone();
-    let router = Router::new().nest(MOUNT_PATH, longpoll_axum::router(mount));
+    let router = Router::new().merge(longpoll_axum::router_at(MOUNT_PATH, mount));
     (router, registry)
 }
 

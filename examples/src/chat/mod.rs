@@ -83,8 +83,8 @@ pub fn chat(longpoll: LongPoll, max_sessions: Option<usize>) -> Chat {
             get(move |upgrade| transport::websocket_member(ws_room.clone(), upgrade)),
         )
         .route("/echo-ws", get(transport::websocket_echo))
-        .nest(ROOM_PATH, longpoll_axum::router(room_mount))
-        .nest(ECHO_PATH, longpoll_axum::router(echo_mount));
+        .merge(longpoll_axum::router_at(ROOM_PATH, room_mount))
+        .merge(longpoll_axum::router_at(ECHO_PATH, echo_mount));
     Chat {
         router,
         sessions,

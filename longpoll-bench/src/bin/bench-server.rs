@@ -76,8 +76,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         announce(address);
         match args.server {
             Impl::Axum => {
-                let router =
-                    axum::Router::new().nest(V1_PATH, longpoll_axum::router(mount(args.scenario)?));
+                // `router_at` rather than `nest`: axum's nest rebuilds each request's URI.
+                let router = axum::Router::new()
+                    .merge(longpoll_axum::router_at(V1_PATH, mount(args.scenario)?));
                 let listener = listener.tap_io(|tcp| {
                     let _ = tcp.set_nodelay(true);
                 });
