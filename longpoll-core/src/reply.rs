@@ -194,6 +194,8 @@ impl Reply {
 ///
 /// assert_eq!(HeaderText::Number(42).to_string(), "42");
 /// assert_eq!(HeaderText::Static("no-store"), "no-store");
+/// assert_eq!(HeaderText::Number(7), "7");
+/// assert_ne!(HeaderText::Number(7), "07");
 /// assert_eq!(HeaderText::Number(7).as_static(), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +229,10 @@ impl PartialEq<&str> for HeaderText {
     fn eq(&self, other: &&str) -> bool {
         match self {
             HeaderText::Static(text) => text == other,
-            HeaderText::Number(number) => other.parse() == Ok(*number) && !other.starts_with('+'),
+            // As written: no sign, no leading zero.
+            HeaderText::Number(number) => {
+                other.parse() == Ok(*number) && (*other == "0" || !other.starts_with(['+', '0']))
+            }
         }
     }
 }
