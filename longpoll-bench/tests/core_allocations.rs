@@ -13,6 +13,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// allocation is the poll answer's body, the buffer its frame is encoded into (a one-frame
 /// send is decoded in place, and nothing else in a round allocates).
 const MAX_ALLOCS_PER_MESSAGE: f64 = 1.0;
+/// Allocations over the whole measured run that are not the loop's (see the test).
+const STRAY_ALLOCATIONS: f64 = 32.0;
 
 #[test]
 fn steady_state_allocations_per_message_stay_bounded() {
@@ -32,10 +34,14 @@ fn steady_state_allocations_per_message_stay_bounded() {
         rounds * 69,
         "every round carries one 64-byte text frame"
     );
-    let per_message = (change.allocations + change.reallocations) as f64 / rounds as f64;
+    let allocations = change.allocations + change.reallocations;
+    let per_message = allocations as f64 / rounds as f64;
     println!("core allocations per echoed message: {per_message}");
+    // The count is process-wide: the test harness's own thread, or a queue's occasional
+    // growth step, may add a few over the whole run (CI once saw 4 in 10,000 rounds). A
+    // second allocation per message would add 10,000.
     assert!(
-        per_message <= MAX_ALLOCS_PER_MESSAGE,
+        allocations as f64 <= MAX_ALLOCS_PER_MESSAGE * rounds as f64 + STRAY_ALLOCATIONS,
         "{per_message} allocations per message, more than {MAX_ALLOCS_PER_MESSAGE}"
     );
     // Nothing accumulates: what a round allocates, it frees.
