@@ -88,7 +88,7 @@ use longpoll_core::route::Operation;
 use longpoll_core::{OriginDecision, Reply, Route};
 use std::convert::Infallible;
 use std::error::Error as StdError;
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,12 +207,12 @@ where
     fn call(&self, request: Request<B>) -> Self::Future {
         let decision = check_origin(self.mount.config(), &request);
         if let Some(reply) = decision.early_reply() {
-            return answered(reply, decision.headers());
+            return Box::pin(answered(reply, decision.headers()));
         }
         let extra = decision.into_headers();
         let (parts, body) = request.into_parts();
         let Some(path) = self.below_base(parts.uri.path()) else {
-            return answered(Reply::NotFound, &extra);
+            return Box::pin(answered(Reply::NotFound, &extra));
         };
         let route = match longpoll_core::route(
             parts.method.as_str(),
@@ -221,7 +221,7 @@ where
             content_type(&parts.headers),
         ) {
             Ok(route) => route,
-            Err(reply) => return answered(reply, &extra),
+            Err(reply) => return Box::pin(answered(reply, &extra)),
         };
         if !matches!(route, Route::Send { .. }) {
             let exchange = self.mount.dispatch(route, Bytes::new());
@@ -263,11 +263,12 @@ where
     with_headers(response, &extra)
 }
 
-fn answered(reply: Reply, extra: &[(&'static str, String)]) -> ResponseFuture {
-    Box::pin(std::future::ready(Ok(with_headers(
-        into_response(reply),
-        extra,
-    ))))
+/// The response to a request answered without the session (an early reply or a refusal).
+fn answered(
+    reply: Reply,
+    extra: &[(&'static str, String)],
+) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    std::future::ready(Ok(with_headers(into_response(reply), extra)))
 }
 
 /// Forwarding requests to a session you keep yourself (the primitive path).
@@ -300,8 +301,7 @@ impl SessionHandleExt for SessionHandle {
     {
         let decision = check_origin(self.config(), &request);
         if let Some(reply) = decision.early_reply() {
-            let response = with_headers(into_response(reply), decision.headers());
-            return Either::Left(Either::Right(std::future::ready(Ok(response))));
+            return Either::Left(Either::Right(answered(reply, decision.headers())));
         }
         let extra = decision.into_headers();
         let (parts, body) = request.into_parts();
@@ -311,10 +311,7 @@ impl SessionHandleExt for SessionHandle {
             content_type(&parts.headers),
         ) {
             Ok(operation) => operation,
-            Err(reply) => {
-                let response = with_headers(into_response(reply), &extra);
-                return Either::Left(Either::Right(std::future::ready(Ok(response))));
-            }
+            Err(reply) => return Either::Left(Either::Right(answered(reply, &extra))),
         };
         let request = match operation {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
