@@ -364,8 +364,14 @@ impl Future for Dispatch {
     type Output = Reply;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
-        match &mut self.get_mut().0 {
-            Stage::Open(mount) => Poll::Ready(mount.open()),
+        let stage = &mut self.get_mut().0;
+        match stage {
+            Stage::Open(mount) => {
+                let reply = mount.open();
+                // Opened once: polling again is a bug, caught like the other stages'.
+                *stage = Stage::Answered(None);
+                Poll::Ready(reply)
+            }
             Stage::Exchange(exchange) => Pin::new(exchange).poll(cx),
             Stage::Answered(reply) => {
                 Poll::Ready(reply.take().expect("`Dispatch` polled after it was ready"))
