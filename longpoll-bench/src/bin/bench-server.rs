@@ -14,7 +14,6 @@
 //!   connection with a parked request, like a parked poll).
 //! - `engineioxide`: engine.io v4, polling only, at `/engine.io/`.
 
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use engineioxide::config::EngineIoConfig;
@@ -76,16 +75,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         announce(address);
         match args.server {
             Impl::Axum => {
+                let mount = mount(args.scenario)?;
+                let registry = mount.registry().clone();
                 // `router_at` rather than `nest`: axum's nest rebuilds each request's URI.
-                let router = axum::Router::new()
-                    .merge(longpoll_axum::router_at(V1_PATH, mount(args.scenario)?));
-                let listener = listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                // `into_make_service` hands each connection a clone of the router; serving the
-                // router itself rebuilds its routes per connection (measured: 3 KB more RSS
-                // per idle session).
-                axum::serve(listener, router.into_make_service()).await?;
+                let router = axum::Router::new().merge(longpoll_axum::router_at(V1_PATH, mount));
+                // The loop the axum examples use, rather than `axum::serve`: it has a header
+                // read timeout, and tells HTTP/1 from HTTP/2 without growing hyper's read
+                // buffer (see `longpoll_examples::hyper_server`).
+                longpoll_examples::echo::serve_router(
+                    listener,
+                    router,
+                    registry,
+                    longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
+                    std::future::pending::<()>(),
+                )
+                .await;
             }
             Impl::Hyper => {
                 longpoll_examples::hyper_server::serve(
