@@ -110,10 +110,6 @@ pub async fn serve_service<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let builders = Arc::new(Builders::new(header_timeout));
-    // Tells connections to finish their requests and close; each holds a receiver, so the
-    // sender sees when the last one has ended.
-    let (stopping, stopped) = watch::channel(());
     let drain = async {
         shutdown.await;
         info!("shutting down: closing every session");
@@ -128,7 +124,30 @@ pub async fn serve_service<S, B>(
             );
         }
     };
-    let mut drain = std::pin::pin!(drain);
+    serve_connections(listener, service, header_timeout, drain).await;
+}
+
+/// The connection loop under [`serve_service`], for any hyper service: accepts until `stop`
+/// completes, serving each connection with HTTP/1.1 or HTTP/2 as its first bytes say; then
+/// lets each connection finish its requests, waiting for that at most [`SHUTDOWN_GRACE`].
+pub async fn serve_connections<S, B>(
+    listener: TcpListener,
+    service: S,
+    header_timeout: Duration,
+    stop: impl Future,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builders = Arc::new(Builders::new(header_timeout));
+    // Tells connections to finish their requests and close; each holds a receiver, so the
+    // sender sees when the last one has ended.
+    let (stopping, stopped) = watch::channel(());
+    let mut stop = std::pin::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -140,7 +159,7 @@ pub async fn serve_service<S, B>(
                     continue;
                 }
             },
-            () = &mut drain => break,
+            _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
         let (builders, service) = (builders.clone(), service.clone());

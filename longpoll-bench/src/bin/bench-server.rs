@@ -22,7 +22,7 @@ use engineioxide::service::EngineIoService;
 use engineioxide::{DisconnectReason, Socket, Str, TransportType};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use longpoll_bench::{HOLD_PATH, IDLE_HOLD_MS, Scenario, V1_PATH, payload, stamped_payload};
 use longpoll_core::Config;
@@ -331,20 +331,13 @@ async fn serve_engineioxide(listener: tokio::net::TcpListener, scenario: Scenari
     }
     let service =
         EngineIoService::with_config(Arc::new(EngineIoBench { scenario }), config.build());
-    // The same connection builder axum::serve uses.
-    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
-        TokioExecutor::new(),
-    ));
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let (builder, service) = (builder.clone(), service.clone());
-        tokio::spawn(async move {
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .await;
-        });
-    }
+    // The connection loop ours run on: every hyper-based server is served alike, so the
+    // figures compare the transports.
+    longpoll_examples::hyper_server::serve_connections(
+        listener,
+        TowerToHyperService::new(service),
+        longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
+        std::future::pending::<()>(),
+    )
+    .await;
 }
