@@ -232,7 +232,11 @@ impl BodyRead {
 
     /// The body within its timeout (`408` past it).
     async fn within_timeout(self) -> Result<Bytes, Reply> {
-        let read = read_declared_body(self.body, self.declared, self.max);
+        let mut read = std::pin::pin!(read_declared_body(self.body, self.declared, self.max));
+        // A small body has usually arrived with the head: no timer for it.
+        if let Some(read) = read.as_mut().now_or_never() {
+            return read;
+        }
         tokio::time::timeout(self.timeout, read)
             .await
             .unwrap_or(Err(Reply::RequestTimeout))

@@ -44,9 +44,13 @@ impl std::error::Error for QueryError {}
 /// ```
 pub fn parse_u64_param(query: Option<&str>, name: &'static str) -> Result<u64, QueryError> {
     let mut found = None;
-    for pair in query.unwrap_or("").split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key != name {
+    // Bytes, not `str::split`: this runs for every poll and send.
+    for pair in query.unwrap_or("").as_bytes().split(|&byte| byte == b'&') {
+        let (key, value) = match pair.iter().position(|&byte| byte == b'=') {
+            Some(equals) => (&pair[..equals], &pair[equals + 1..]),
+            None => (pair, &[][..]),
+        };
+        if key != name.as_bytes() {
             continue;
         }
         if found.is_some() {
@@ -57,11 +61,17 @@ pub fn parse_u64_param(query: Option<&str>, name: &'static str) -> Result<u64, Q
     found.ok_or(QueryError::Missing(name))
 }
 
-fn parse_decimal(value: &str) -> Option<u64> {
-    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+/// 1 to 20 ASCII digits whose value fits a `u64`.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    value.parse().ok()
+    digits.iter().try_fold(0u64, |value, &digit| {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -73,6 +83,26 @@ mod tests {
         assert_eq!(parse_u64_param(Some("t=9&seq=7"), "seq"), Ok(7));
         assert_eq!(parse_u64_param(Some("ack=0"), "ack"), Ok(0));
         assert_eq!(parse_u64_param(Some("ack=007"), "ack"), Ok(7));
+    }
+
+    #[test]
+    fn numbers_round_trip_up_to_the_largest() {
+        for value in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            4_294_967_296,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let query = format!("t=x&seq={value}");
+            assert_eq!(parse_u64_param(Some(&query), "seq"), Ok(value), "{query}");
+        }
+        let padded = format!("seq={:020}", 42);
+        assert_eq!(parse_u64_param(Some(&padded), "seq"), Ok(42));
     }
 
     #[test]

@@ -41,20 +41,33 @@ impl SessionId {
             return None;
         }
         let mut bytes = [0u8; 16];
+        let mut invalid = 0u8;
         for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            *byte = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+            let (high, low) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            invalid |= high | low;
+            *byte = (high << 4) | (low & 0x0f);
         }
-        Some(SessionId(bytes))
+        // Every request names its session: one table look-up per digit, one check per id.
+        (invalid & NOT_HEX == 0).then_some(SessionId(bytes))
     }
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+/// Marks a byte that is not a lowercase hex digit in [`HEX_VALUE`].
+const NOT_HEX: u8 = 0x80;
+
+/// The value of each lowercase hex digit, [`NOT_HEX`] for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
     }
-}
+    table
+};
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,6 +95,31 @@ mod tests {
         );
         assert_eq!(id.to_string(), "000102030405060708090a0b0c0d0eff");
         assert_eq!(SessionId::parse(&id.to_string()), Some(id));
+    }
+
+    #[test]
+    fn each_position_takes_exactly_the_lowercase_hex_digits() {
+        for position in [0, 1, 17, 31] {
+            for byte in 0..=u8::MAX {
+                let mut text = *b"00000000000000000000000000000000";
+                text[position] = byte;
+                let Ok(text) = std::str::from_utf8(&text) else {
+                    continue;
+                };
+                let expected = char::from(byte)
+                    .to_digit(16)
+                    .filter(|_| !byte.is_ascii_uppercase());
+                let parsed = SessionId::parse(text).map(|id| {
+                    let pair = id.as_bytes()[position / 2];
+                    u32::from(if position % 2 == 0 {
+                        pair >> 4
+                    } else {
+                        pair & 0x0f
+                    })
+                });
+                assert_eq!(parsed, expected, "byte {byte:#04x} at {position}");
+            }
+        }
     }
 
     #[test]

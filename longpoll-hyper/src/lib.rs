@@ -428,7 +428,11 @@ where
 
     /// The body within its timeout; the error is the response to send.
     async fn within_timeout(self) -> Result<Bytes, Response<Full<Bytes>>> {
-        let read = read_declared_body(self.body, self.declared, self.max);
+        let mut read = std::pin::pin!(read_declared_body(self.body, self.declared, self.max));
+        // A small body has usually arrived with the head: no timer for it.
+        if let Some(result) = read.as_mut().now_or_never() {
+            return result.map_err(into_response);
+        }
         let result = match self.timeout {
             Some(timeout) => match tokio::time::timeout(timeout, read).await {
                 Ok(result) => result,
