@@ -346,7 +346,9 @@ async fn read_declared_body(body: Body, declared: Option<u64>, max: usize) -> Re
 /// Turns a protocol answer into an axum response.
 pub fn into_response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut headers = HeaderMap::with_capacity(3);
+    // Room for the reply's headers and a few more (axum adds `content-length`) without growing: a map
+    // made for 3 moves its entries to a larger one on the fourth.
+    let mut headers = HeaderMap::with_capacity(6);
     for (name, value) in reply.headers() {
         // The core's names are lowercase tokens (its tests check them): no copy, no parse.
         if let Some(value) = header_value(value) {

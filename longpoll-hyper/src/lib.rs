@@ -447,7 +447,9 @@ where
 /// Turns a protocol answer into a hyper response.
 pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut headers = HeaderMap::with_capacity(3);
+    // Room for the reply's headers and a few more (the origin policy may add its own) without growing: a map
+    // made for 3 moves its entries to a larger one on the fourth.
+    let mut headers = HeaderMap::with_capacity(6);
     for (name, value) in reply.headers() {
         // The core's names are lowercase tokens (its tests check them): no copy, no parse.
         if let Some(value) = header_value(value) {
