@@ -17,8 +17,10 @@ pub enum HttpVersion {
 /// What an HTTP/2 client sends first (RFC 9113, 3.4). No HTTP/1 request starts with it.
 const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How long to wait before peeking again at a preface that came in pieces.
-const SPLIT_PREFACE_PAUSE: Duration = Duration::from_millis(1);
+/// How long to wait before peeking again at a preface that came in pieces: doubling from the
+/// first to the last, so a peer that sends a piece and stalls costs few wake-ups.
+const SPLIT_PREFACE_PAUSES: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_millis(64));
 
 /// Waits for a new connection's first bytes and tells its HTTP version from them, without
 /// taking them off the socket; `None` when the peer closed before sending anything.
@@ -31,7 +33,8 @@ const SPLIT_PREFACE_PAUSE: Duration = Duration::from_millis(1);
 ///
 /// It waits as long as the peer says nothing: bound it with a timeout (hyper's header read
 /// timeout starts only once hyper has the connection). A preface split across TCP segments
-/// (rare) is peeked again after a millisecond until it is whole or turns out not to be one.
+/// (rare) is peeked again, after pauses doubling from 1 to 64 ms, until it is whole or turns
+/// out not to be one.
 ///
 /// # Example
 ///
@@ -65,6 +68,7 @@ const SPLIT_PREFACE_PAUSE: Duration = Duration::from_millis(1);
 /// ```
 pub async fn peek_http_version(stream: &TcpStream) -> io::Result<Option<HttpVersion>> {
     let mut first = [0u8; HTTP2_PREFACE.len()];
+    let (mut pause, longest_pause) = SPLIT_PREFACE_PAUSES;
     loop {
         let seen = stream.peek(&mut first).await?;
         if seen == 0 {
@@ -77,6 +81,7 @@ pub async fn peek_http_version(stream: &TcpStream) -> io::Result<Option<HttpVers
             return Ok(Some(HttpVersion::Http2));
         }
         // Peeking leaves the socket readable: waiting for readiness would return at once.
-        tokio::time::sleep(SPLIT_PREFACE_PAUSE).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(longest_pause);
     }
 }

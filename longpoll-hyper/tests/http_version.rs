@@ -79,3 +79,21 @@ async fn a_peer_that_closes_without_a_byte_has_no_version() {
         .expect("peeked");
     assert_eq!(version, None);
 }
+
+#[tokio::test]
+async fn a_preface_that_stalls_has_no_version_until_it_goes_on() {
+    let (mut client, server) = connection().await;
+    client.write_all(&PREFACE[..6]).await.expect("write");
+    let stalled =
+        tokio::time::timeout(Duration::from_millis(300), peek_http_version(&server)).await;
+    assert!(
+        stalled.is_err(),
+        "told a version from a partial preface: {stalled:?}"
+    );
+    client.write_all(&PREFACE[6..]).await.expect("write");
+    let version = tokio::time::timeout(PATIENCE, peek_http_version(&server))
+        .await
+        .expect("told in time")
+        .expect("peeked");
+    assert_eq!(version, Some(HttpVersion::Http2));
+}
