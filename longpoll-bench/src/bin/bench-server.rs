@@ -75,10 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         announce(address);
         match args.server {
             Impl::Axum => {
-                let mount = mount(args.scenario)?;
-                let registry = mount.registry().clone();
-                // `router_at` rather than `nest`: axum's nest rebuilds each request's URI.
-                let router = axum::Router::new().merge(longpoll_axum::router_at(V1_PATH, mount));
+                // The echo example's router (`router_at`, merged: axum's `nest` rebuilds each
+                // request's URI), at the same path as the hyper server's.
+                let (router, registry) = longpoll_examples::echo::router_for(mount(args.scenario)?);
                 // The loop the axum examples use, rather than `axum::serve`: it has a header
                 // read timeout, and tells HTTP/1 from HTTP/2 without growing hyper's read
                 // buffer (see `longpoll_examples::hyper_server`).
