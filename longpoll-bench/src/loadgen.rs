@@ -1,22 +1,22 @@
-//! The load generator: many sessions in one process on hyper-util's client, one thread
-//! (the harness gives it its own core). Speaks protocol v1, engine.io v4 polling, or plain
+//! The load generator: many sessions in one process on hyper's client connections, one
+//! thread (the harness gives it its own core). Speaks protocol v1, engine.io v4 polling, or plain
 //! `GET`s (the floor). Reports one JSON line, `result {...}`, and exits.
 
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use http::header::{CONTENT_TYPE, HeaderMap};
+use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use longpoll_bench::{ENGINEIO_PATH, Scenario, V1_PATH, monotonic_nanos, payload};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -221,11 +221,22 @@ async fn drive(args: LoadArgs) -> Result<RunResult, BoxError> {
 
 // ----- HTTP ----------------------------------------------------------------------------
 
+/// Where the server is; opens connections to it.
 #[derive(Debug, Clone)]
 struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
-    authority: Arc<str>,
+    address: SocketAddr,
+    authority: HeaderValue,
     stats: Arc<Stats>,
+}
+
+/// One HTTP/1.1 connection, one request at a time. Each session keeps its own (one for
+/// polls, one for sends): a pooled client would look a connection up and spawn a task to
+/// return it on every request, client work that limits the throughput this one thread
+/// can drive (the harness measures servers, not its client).
+#[derive(Debug)]
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    http: Http,
 }
 
 #[derive(Debug)]
@@ -237,20 +248,34 @@ struct Answer {
 
 impl Http {
     fn new(address: SocketAddr, stats: Arc<Stats>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
+        let authority = HeaderValue::from_str(&address.to_string()).expect("an address is text");
         Http {
-            client,
-            authority: address.to_string().into(),
+            address,
+            authority,
             stats,
         }
     }
 
+    async fn connect(&self) -> Result<Connection, BoxError> {
+        let stream = TcpStream::connect(self.address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            // It ends when the server closes it or the sender is dropped; a request on it
+            // then fails, and that request's caller reports it.
+            let _ = connection.await;
+        });
+        Ok(Connection {
+            sender,
+            http: self.clone(),
+        })
+    }
+}
+
+impl Connection {
     async fn exchange(
-        &self,
+        &mut self,
         method: Method,
         path_and_query: &str,
         content_type: Option<&'static str>,
@@ -258,14 +283,19 @@ impl Http {
     ) -> Result<Answer, BoxError> {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("http://{}{path_and_query}", self.authority));
+            .uri(path_and_query)
+            .header(HOST, self.http.authority.clone());
         if let Some(content_type) = content_type {
             request = request.header(CONTENT_TYPE, content_type);
         }
-        let response = self.client.request(request.body(Full::new(body))?).await?;
+        self.sender.ready().await?;
+        let response = self
+            .sender
+            .send_request(request.body(Full::new(body))?)
+            .await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
-        self.stats.exchanges.fetch_add(1, Relaxed);
+        self.http.stats.exchanges.fetch_add(1, Relaxed);
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
@@ -274,19 +304,59 @@ impl Http {
     }
 }
 
+/// A session's connection for `POST`s, opened when first needed and again when the server
+/// has closed it (Node closes a keep-alive connection idle for 5 s; engine.io's pongs are
+/// 25 s apart). One `POST` at a time: engine.io allows no more per session.
+#[derive(Debug)]
+struct Poster {
+    http: Http,
+    connection: tokio::sync::Mutex<Option<Connection>>,
+}
+
+impl Poster {
+    fn new(http: Http) -> Self {
+        Poster {
+            http,
+            connection: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn post(
+        &self,
+        path_and_query: &str,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Result<Answer, BoxError> {
+        let mut slot = self.connection.lock().await;
+        let connection = match &mut *slot {
+            Some(connection) if !connection.sender.is_closed() => connection,
+            stale => stale.insert(self.http.connect().await?),
+        };
+        let answer = connection
+            .exchange(Method::POST, path_and_query, Some(content_type), body)
+            .await;
+        if answer.is_err() {
+            *slot = None;
+        }
+        answer
+    }
+}
+
 // ----- sessions --------------------------------------------------------------------------
 
 /// One open session of either protocol.
 #[derive(Debug, Clone)]
-enum Conn {
-    V1 {
-        path: Arc<str>,
-    },
-    Engineio {
-        query: Arc<str>,
-        /// engine.io allows one `POST` at a time per session; pongs and sends take turns.
-        posting: Arc<tokio::sync::Mutex<()>>,
-    },
+struct Conn {
+    place: Place,
+    /// Sends, and engine.io's pongs.
+    poster: Arc<Poster>,
+}
+
+/// Where an open session's requests go.
+#[derive(Debug, Clone)]
+enum Place {
+    V1 { path: Arc<str> },
+    Engineio { query: Arc<str> },
 }
 
 async fn session(
@@ -299,15 +369,18 @@ async fn session(
     if protocol == Protocol::Plain {
         return plain_session(http, scenario, stats, opening).await;
     }
-    let conn = {
+    let (polls, conn) = {
         let _permit = opening.acquire().await?;
-        open(&http, protocol).await?
+        // The session opens on the connection its polls then use, as one client would.
+        let mut polls = http.connect().await?;
+        let conn = open(&mut polls, &http, protocol).await?;
+        (polls, conn)
     };
     stats.ready.fetch_add(1, Relaxed);
     match scenario {
         Scenario::Echo => {
             let (echoes_tx, mut echoes) = mpsc::unbounded_channel();
-            let poller = tokio::spawn(poll_loop(http.clone(), conn.clone(), stats.clone(), {
+            let poller = tokio::spawn(poll_loop(polls, conn.clone(), stats.clone(), {
                 move |payload: Bytes| {
                     let _ = echoes_tx.send(payload);
                 }
@@ -315,7 +388,7 @@ async fn session(
             let mut seq = 0;
             let message = Bytes::from_static(payload().as_bytes());
             loop {
-                send(&http, &conn, &mut seq, &message).await?;
+                send(&conn, &mut seq, &message).await?;
                 let Some(echo) = echoes.recv().await else {
                     break;
                 };
@@ -333,9 +406,9 @@ async fn session(
             while stats.ready.load(Relaxed) < wanted {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            send(&http, &conn, &mut 0, &Bytes::from_static(b"go")).await?;
+            send(&conn, &mut 0, &Bytes::from_static(b"go")).await?;
             let stats2 = stats.clone();
-            poll_loop(http, conn, stats.clone(), move |payload: Bytes| {
+            poll_loop(polls, conn, stats.clone(), move |payload: Bytes| {
                 if stats2.measuring.load(Relaxed) {
                     stats2.received(&payload);
                 }
@@ -344,7 +417,7 @@ async fn session(
         }
         Scenario::Latency => {
             let stats2 = stats.clone();
-            poll_loop(http, conn, stats.clone(), move |payload: Bytes| {
+            poll_loop(polls, conn, stats.clone(), move |payload: Bytes| {
                 let now = monotonic_nanos();
                 if !stats2.measuring.load(Relaxed) {
                     return;
@@ -363,7 +436,7 @@ async fn session(
         }
         Scenario::Idle => {
             let stats2 = stats.clone();
-            poll_loop(http, conn, stats.clone(), move |_payload: Bytes| {
+            poll_loop(polls, conn, stats.clone(), move |_payload: Bytes| {
                 stats2.unparked.fetch_add(1, Relaxed);
             })
             .await
@@ -381,17 +454,24 @@ async fn plain_session(
         // One exchange answered at once (ours open a session first), then one request the
         // server holds: a connection with a parked request, nothing else.
         let permit = opening.acquire().await?;
-        http.exchange(Method::GET, "/", None, Bytes::new()).await?;
+        let mut connection = http.connect().await?;
+        connection
+            .exchange(Method::GET, "/", None, Bytes::new())
+            .await?;
         stats.parked.fetch_add(1, Relaxed);
-        let request = http.exchange(Method::GET, longpoll_bench::HOLD_PATH, None, Bytes::new());
+        let request =
+            connection.exchange(Method::GET, longpoll_bench::HOLD_PATH, None, Bytes::new());
         drop(permit);
         let _ = request.await?;
         stats.unparked.fetch_add(1, Relaxed);
         return Ok(());
     }
+    let mut connection = http.connect().await?;
     stats.ready.fetch_add(1, Relaxed);
     loop {
-        let answer = http.exchange(Method::GET, "/", None, Bytes::new()).await?;
+        let answer = connection
+            .exchange(Method::GET, "/", None, Bytes::new())
+            .await?;
         if answer.status != StatusCode::OK {
             stats.error("plain", answer.status);
         } else if stats.measuring.load(Relaxed) {
@@ -400,10 +480,10 @@ async fn plain_session(
     }
 }
 
-async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
-    match protocol {
+async fn open(polls: &mut Connection, http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
+    let place = match protocol {
         Protocol::V1 => {
-            let answer = http
+            let answer = polls
                 .exchange(Method::POST, V1_PATH, None, Bytes::new())
                 .await?;
             if answer.status != StatusCode::CREATED {
@@ -411,13 +491,13 @@ async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
             }
             let params: serde_json::Value = serde_json::from_slice(&answer.body)?;
             let id = params["id"].as_str().ok_or("open response without an id")?;
-            Ok(Conn::V1 {
+            Place::V1 {
                 path: format!("{V1_PATH}/{id}").into(),
-            })
+            }
         }
         Protocol::Engineio => {
             let query = format!("{ENGINEIO_PATH}?EIO=4&transport=polling");
-            let answer = http
+            let answer = polls
                 .exchange(Method::GET, &query, None, Bytes::new())
                 .await?;
             // Only the first packet is the open packet (a server may queue more behind it;
@@ -429,31 +509,30 @@ async fn open(http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
                 .ok_or("handshake is not an open packet")?;
             let params: serde_json::Value = serde_json::from_slice(open)?;
             let sid = params["sid"].as_str().ok_or("handshake without a sid")?;
-            Ok(Conn::Engineio {
+            Place::Engineio {
                 query: format!("{query}&sid={sid}").into(),
-                posting: Arc::default(),
-            })
+            }
         }
-        Protocol::Plain => Err("plain sessions do not open".into()),
-    }
+        Protocol::Plain => return Err("plain sessions do not open".into()),
+    };
+    Ok(Conn {
+        place,
+        poster: Arc::new(Poster::new(http.clone())),
+    })
 }
 
 /// Sends one message; `seq` counts protocol v1 frames.
-async fn send(http: &Http, conn: &Conn, seq: &mut u64, message: &Bytes) -> Result<(), BoxError> {
-    match conn {
-        Conn::V1 { path } => {
+async fn send(conn: &Conn, seq: &mut u64, message: &Bytes) -> Result<(), BoxError> {
+    match &conn.place {
+        Place::V1 { path } => {
             let mut body = Vec::with_capacity(5 + message.len());
             body.push(1); // text
             body.extend_from_slice(&(message.len() as u32).to_be_bytes());
             body.extend_from_slice(message);
             let uri = format!("{path}?seq={seq}");
-            let answer = http
-                .exchange(
-                    Method::POST,
-                    &uri,
-                    Some("application/octet-stream"),
-                    body.into(),
-                )
+            let answer = conn
+                .poster
+                .post(&uri, "application/octet-stream", body.into())
                 .await?;
             if answer.status != StatusCode::NO_CONTENT {
                 return Err(format!("send answered {}", answer.status).into());
@@ -461,25 +540,17 @@ async fn send(http: &Http, conn: &Conn, seq: &mut u64, message: &Bytes) -> Resul
             *seq += 1;
             Ok(())
         }
-        Conn::Engineio { query, posting } => {
+        Place::Engineio { query } => {
             let mut body = Vec::with_capacity(1 + message.len());
             body.push(b'4');
             body.extend_from_slice(message);
-            engineio_post(http, query, posting, body.into()).await
+            engineio_post(&conn.poster, query, body.into()).await
         }
     }
 }
 
-async fn engineio_post(
-    http: &Http,
-    query: &str,
-    posting: &tokio::sync::Mutex<()>,
-    body: Bytes,
-) -> Result<(), BoxError> {
-    let _turn = posting.lock().await;
-    let answer = http
-        .exchange(Method::POST, query, Some("text/plain;charset=UTF-8"), body)
-        .await?;
+async fn engineio_post(poster: &Poster, query: &str, body: Bytes) -> Result<(), BoxError> {
+    let answer = poster.post(query, "text/plain;charset=UTF-8", body).await?;
     if answer.status != StatusCode::OK {
         return Err(format!("engine.io POST answered {}", answer.status).into());
     }
@@ -488,17 +559,17 @@ async fn engineio_post(
 
 /// Polls until the session ends, handing every message payload to `deliver`.
 async fn poll_loop(
-    http: Http,
+    mut polls: Connection,
     conn: Conn,
     stats: Arc<Stats>,
     mut deliver: impl FnMut(Bytes),
 ) -> Result<(), BoxError> {
-    match &conn {
-        Conn::V1 { path } => {
+    match &conn.place {
+        Place::V1 { path } => {
             let mut ack: u64 = 0;
             loop {
                 stats.parked.fetch_add(1, Relaxed);
-                let answer = http
+                let answer = polls
                     .exchange(
                         Method::GET,
                         &format!("{path}?ack={ack}"),
@@ -527,9 +598,9 @@ async fn poll_loop(
                 }
             }
         }
-        Conn::Engineio { query, posting } => loop {
+        Place::Engineio { query } => loop {
             stats.parked.fetch_add(1, Relaxed);
-            let answer = http
+            let answer = polls
                 .exchange(Method::GET, query, None, Bytes::new())
                 .await?;
             if answer.status != StatusCode::OK {
@@ -544,7 +615,7 @@ async fn poll_loop(
                 match packet.first() {
                     Some(b'4') => deliver(answer.body.slice_ref(&packet[1..])),
                     Some(b'2') => {
-                        engineio_post(&http, query, posting, Bytes::from_static(b"3")).await?
+                        engineio_post(&conn.poster, query, Bytes::from_static(b"3")).await?
                     }
                     Some(b'1') => return Ok(()),
                     _ => {}
