@@ -2,6 +2,7 @@
 //! protocol request given a routed request and its body.
 
 use crate::handle::{SessionHandle, SessionRequest, answer_after_close};
+use crate::id::RandomIdHash;
 use crate::longpoll::{LongPoll, MAX_ID_DRAWS};
 use crate::server::Exchange;
 use crate::session::Session;
@@ -50,11 +51,11 @@ struct Inner {
 
 #[derive(Default)]
 struct Sessions {
-    live: HashMap<SessionId, SessionHandle>,
+    live: HashMap<SessionId, SessionHandle, RandomIdHash>,
     /// Ids of closed sessions and when to forget them, oldest first (every session has the
     /// same `gone_timeout`, so insertion order is expiry order).
     gone: VecDeque<(Instant, SessionId)>,
-    gone_ids: HashSet<SessionId>,
+    gone_ids: HashSet<SessionId, RandomIdHash>,
 }
 
 impl Sessions {
