@@ -66,6 +66,7 @@
 pub mod client;
 pub mod config;
 mod deadline;
+pub mod decimal;
 mod event;
 mod message;
 pub mod origin;

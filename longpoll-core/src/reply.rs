@@ -196,7 +196,8 @@ impl Reply {
 /// assert_eq!(HeaderText::Static("no-store"), "no-store");
 /// assert_eq!(HeaderText::Number(7), "7");
 /// assert_ne!(HeaderText::Number(7), "07");
-/// assert_eq!(HeaderText::Number(7).as_static(), None);
+/// assert_eq!(HeaderText::Number(7).as_static(), Some("7"));
+/// assert_eq!(HeaderText::Number(12_345).as_static(), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderText {
@@ -207,11 +208,13 @@ pub enum HeaderText {
 }
 
 impl HeaderText {
-    /// The fixed text (`None` for a number, which has to be written out).
+    /// The text when it is already there: fixed text, or a number below
+    /// [`SMALL_DECIMALS`](crate::decimal::SMALL_DECIMALS) (from a table). `None` for a larger
+    /// number, which has to be written out.
     pub fn as_static(self) -> Option<&'static str> {
         match self {
             HeaderText::Static(text) => Some(text),
-            HeaderText::Number(_) => None,
+            HeaderText::Number(number) => crate::decimal::small_decimal(number),
         }
     }
 }

@@ -77,7 +77,7 @@
 //! [`SessionHandle`] in your own state, and forward each of that session's requests with
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -397,11 +397,36 @@ where
     if declared.is_some_and(|len| len > max as u64) || body.size_hint().lower() > max as u64 {
         return Err(too_large());
     }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+    match collect(Limited::new(body, max)).await {
+        Ok(bytes) => Ok(bytes),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Err(_) => Err(Reply::BadRequest(BadRequest::UnreadableBody)),
     }
+}
+
+/// A body's bytes. The first chunk is kept as it is, and a body that is one chunk (a small
+/// one usually is) costs no copy and no allocation; later chunks are copied after it.
+/// Trailers are ignored.
+async fn collect<B: Body>(body: B) -> Result<Bytes, B::Error> {
+    let mut body = std::pin::pin!(body);
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut joined {
+            Some(joined) => joined.put(data),
+            None if first.is_empty() => first = data.copy_to_bytes(data.remaining()),
+            None => {
+                let mut both = BytesMut::with_capacity(first.len() + data.remaining());
+                both.put(std::mem::take(&mut first));
+                both.put(data);
+                joined = Some(both);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 /// A `POST` body still to read, with what its head said of it.
@@ -464,10 +489,12 @@ pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
 
 /// A core header value without copying fixed text.
 fn header_value(value: HeaderText) -> Option<HeaderValue> {
-    match value {
-        HeaderText::Static(text) => {
-            HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes())).ok()
+    match (value.as_static(), value) {
+        (Some(text), _) => HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes())).ok(),
+        // One allocation (`HeaderValue::from(u64)` makes two).
+        (None, HeaderText::Number(number)) => {
+            HeaderValue::from_str(itoa::Buffer::new().format(number)).ok()
         }
-        HeaderText::Number(number) => Some(HeaderValue::from(number)),
+        (None, HeaderText::Static(_)) => None,
     }
 }

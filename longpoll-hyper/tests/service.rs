@@ -202,6 +202,37 @@ async fn streamed_oversize_chunked_body_is_413_and_the_session_is_fine() {
 }
 
 #[tokio::test]
+async fn a_body_in_several_chunks_arrives_whole() {
+    bounded(BOUND, async {
+        let address = echo_server(quick_config()).await;
+        let id = open(address).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST {BASE}/{id}?seq=0 HTTP/1.1\r\nHost: test\r\nContent-Type: {FRAMES}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Chunks that cut frames in the middle, each its own segment: the body is read as
+        // three pieces and must be joined in order.
+        let sent = vec![text("hello"), text("wide"), binary(&[0, 1, 2])];
+        let body = encode(&sent);
+        for chunk in body.chunks(7) {
+            let piece = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+            stream.write_all(&piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stream.write_all(b"0\r\n\r\n").await.unwrap();
+        let answer = read_to_close(&mut stream).await;
+        assert_eq!(answer.status, 204, "{answer:?}");
+        let mut client = h1(address).await;
+        let uri = format!("{BASE}/{id}?ack=0");
+        let polled = collect(client.send_request(request("GET", &uri, "")).await.unwrap()).await;
+        assert_eq!(frames(&polled), (0, sent));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn body_at_the_limit_is_accepted() {
     bounded(BOUND, async {
         let address = echo_server(quick_config()).await;
