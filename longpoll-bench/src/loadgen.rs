@@ -305,8 +305,10 @@ impl Connection {
 }
 
 /// A session's connection for `POST`s, opened when first needed and again when the server
-/// has closed it (Node closes a keep-alive connection idle for 5 s; engine.io's pongs are
-/// 25 s apart). One `POST` at a time: engine.io allows no more per session.
+/// has closed it. One `POST` at a time: engine.io allows no more per session. (engine.io's
+/// pongs go on the poll connection, free between polls, as a pooled client would send them:
+/// engineioxide pings on a session's first poll, and a second connection per idle session
+/// would double the idle scenario's connections.)
 #[derive(Debug)]
 struct Poster {
     http: Http,
@@ -339,6 +341,20 @@ impl Poster {
             *slot = None;
         }
         answer
+    }
+
+    /// Posts on `connection` (a free one the caller holds), still one `POST` at a time.
+    async fn post_on(
+        &self,
+        connection: &mut Connection,
+        path_and_query: &str,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Result<Answer, BoxError> {
+        let _turn = self.connection.lock().await;
+        connection
+            .exchange(Method::POST, path_and_query, Some(content_type), body)
+            .await
     }
 }
 
@@ -549,8 +565,11 @@ async fn send(conn: &Conn, seq: &mut u64, message: &Bytes) -> Result<(), BoxErro
     }
 }
 
+/// What engine.io's clients send their `POST`s as.
+const ENGINEIO_CONTENT_TYPE: &str = "text/plain;charset=UTF-8";
+
 async fn engineio_post(poster: &Poster, query: &str, body: Bytes) -> Result<(), BoxError> {
-    let answer = poster.post(query, "text/plain;charset=UTF-8", body).await?;
+    let answer = poster.post(query, ENGINEIO_CONTENT_TYPE, body).await?;
     if answer.status != StatusCode::OK {
         return Err(format!("engine.io POST answered {}", answer.status).into());
     }
@@ -615,7 +634,14 @@ async fn poll_loop(
                 match packet.first() {
                     Some(b'4') => deliver(answer.body.slice_ref(&packet[1..])),
                     Some(b'2') => {
-                        engineio_post(&conn.poster, query, Bytes::from_static(b"3")).await?
+                        let pong = Bytes::from_static(b"3");
+                        let answer = conn
+                            .poster
+                            .post_on(&mut polls, query, ENGINEIO_CONTENT_TYPE, pong)
+                            .await?;
+                        if answer.status != StatusCode::OK {
+                            return Err(format!("engine.io pong answered {}", answer.status).into());
+                        }
                     }
                     Some(b'1') => return Ok(()),
                     _ => {}
