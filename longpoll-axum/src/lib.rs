@@ -45,24 +45,24 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::any_service;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use longpoll_core::origin::Headers;
-use longpoll_core::reply::{BadRequest, HeaderText, TooLarge};
+use longpoll_core::reply::HeaderText;
 use longpoll_core::route::Operation;
-use longpoll_core::{OriginDecision, Reply, Route};
+use longpoll_core::{Reply, Route};
+use longpoll_http::{BodyRead, add_headers, content_type, header_value, reply_headers};
+use longpoll_tokio::Dispatch;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use longpoll_tokio::Dispatch;
+pub use longpoll_http::{check_origin, read_body};
 pub use longpoll_tokio::{
     CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
     Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
@@ -205,7 +205,7 @@ fn serve(mounted: &Arc<Mounted>, request: Request) -> Either<AtOnce<Dispatch>, B
         let exchange = mount.dispatch(route, Bytes::new());
         return Either::Left(AtOnce { exchange, extra });
     }
-    let read = BodyRead::new(body, &parts.headers, mount.config());
+    let read = body_read(body, &parts.headers, mount.config());
     let mounted = Arc::clone(mounted);
     let exchange = move |body| mounted.mount.dispatch(route, body);
     Either::Right(Box::pin(respond_after_body(read, extra, exchange)))
@@ -229,7 +229,7 @@ impl<F: Future<Output = Reply> + Unpin> Future for AtOnce<F> {
 
 /// The response to a send: `exchange` starts once the body has arrived.
 async fn respond_after_body<F>(
-    read: BodyRead,
+    read: BodyRead<Body>,
     extra: Headers,
     exchange: impl FnOnce(Bytes) -> F,
 ) -> Response
@@ -250,60 +250,14 @@ fn answered(reply: Reply, extra: &[(&'static str, String)]) -> Boxed {
     )))
 }
 
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
-}
-
-/// A `POST` body still to read, with what its head said of it and the session's limits.
-struct BodyRead {
-    body: Body,
-    declared: Option<u64>,
-    max: usize,
-    timeout: Duration,
-}
-
-impl BodyRead {
-    fn new(body: Body, headers: &HeaderMap, config: &Config) -> Self {
-        BodyRead {
-            body,
-            declared: declared_length(headers),
-            max: config.max_body_bytes,
-            timeout: config.body_read_timeout,
-        }
-    }
-
-    /// The body within its timeout (`408` past it).
-    async fn within_timeout(self) -> Result<Bytes, Reply> {
-        let mut read = std::pin::pin!(read_declared_body(self.body, self.declared, self.max));
-        // A small body has usually arrived with the head: no timer for it.
-        if let Some(read) = read.as_mut().now_or_never() {
-            return read;
-        }
-        tokio::time::timeout(self.timeout, read)
-            .await
-            .unwrap_or(Err(Reply::RequestTimeout))
-    }
-}
-
-/// What the configuration's [`OriginPolicy`] decides about a
-/// request (a non-text `Origin` header counts as a malformed origin).
-pub fn check_origin(config: &Config, request: &Request) -> OriginDecision {
-    config
-        .origins
-        .check_headers(request.method().as_str(), |name| {
-            request.headers().get(name).map(HeaderValue::as_bytes)
-        })
+/// A `POST` body to read under the session's limits.
+fn body_read(body: Body, headers: &HeaderMap, config: &Config) -> BodyRead<Body> {
+    let timeout = Some(config.body_read_timeout);
+    BodyRead::new(body, headers, config.max_body_bytes, timeout)
 }
 
 fn with_headers(mut response: Response, extra: &[(&'static str, String)]) -> Response {
-    for (name, value) in extra {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
+    add_headers(response.headers_mut(), extra);
     response
 }
 
@@ -344,7 +298,7 @@ impl SessionHandleExt for SessionHandle {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
             Operation::Send { seq } => {
-                let read = BodyRead::new(body, &parts.headers, self.config());
+                let read = body_read(body, &parts.headers, self.config());
                 let handle = self.clone();
                 let exchange = move |body| handle.exchange(SessionRequest::Send { seq, body });
                 let respond: Boxed = Box::pin(respond_after_body(read, extra, exchange));
@@ -359,73 +313,10 @@ impl SessionHandleExt for SessionHandle {
     }
 }
 
-/// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
-/// `Content-Length`, or while streaming when there is none). The headers are read at once:
-/// the future does not borrow them.
-pub fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    max: usize,
-) -> impl Future<Output = Result<Bytes, Reply>> + use<> {
-    read_declared_body(body, declared_length(headers), max)
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-}
-
-async fn read_declared_body(body: Body, declared: Option<u64>, max: usize) -> Result<Bytes, Reply> {
-    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
-    if declared.is_some_and(|len| len > max as u64) {
-        return Err(too_large());
-    }
-    match collect(Limited::new(body, max)).await {
-        Ok(bytes) => Ok(bytes),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(Reply::BadRequest(BadRequest::UnreadableBody)),
-    }
-}
-
-/// A body's bytes. The first chunk is kept as it is, and a body that is one chunk (a small
-/// one usually is) costs no copy and no allocation; later chunks are copied after it.
-/// Trailers are ignored.
-async fn collect<B: http_body::Body>(body: B) -> Result<Bytes, B::Error> {
-    let mut body = std::pin::pin!(body);
-    let mut first = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(mut data) = frame?.into_data() else {
-            continue;
-        };
-        match &mut joined {
-            Some(joined) => joined.put(data),
-            None if first.is_empty() => first = data.copy_to_bytes(data.remaining()),
-            None => {
-                let mut both = BytesMut::with_capacity(first.len() + data.remaining());
-                both.put(std::mem::take(&mut first));
-                both.put(data);
-                joined = Some(both);
-            }
-        }
-    }
-    Ok(joined.map_or(first, BytesMut::freeze))
-}
-
 /// Turns a protocol answer into an axum response.
 pub fn into_response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // Room for the reply's headers and a few more (axum adds `content-length`) without
-    // growing: a map made for 3 moves its entries to a larger one on the fourth.
-    let mut headers = HeaderMap::with_capacity(6);
-    for (name, value) in reply.headers() {
-        // The core's names are lowercase tokens (its tests check them): no copy, no parse.
-        if let Some(value) = header_value(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
+    let mut headers = reply_headers(&reply);
     let body = reply.into_body();
     // Set here, from a table for most lengths: axum would write it into a new allocation.
     // (An empty body gets axum's fixed "0", or none for a 204.)
@@ -444,16 +335,4 @@ pub fn into_response(reply: Reply) -> Response {
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
-}
-
-/// A core header value without copying fixed text.
-fn header_value(value: HeaderText) -> Option<HeaderValue> {
-    match (value.as_static(), value) {
-        (Some(text), _) => HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes())).ok(),
-        // One allocation (`HeaderValue::from(u64)` makes two).
-        (None, HeaderText::Number(number)) => {
-            HeaderValue::from_str(itoa::Buffer::new().format(number)).ok()
-        }
-        (None, HeaderText::Static(_)) => None,
-    }
 }

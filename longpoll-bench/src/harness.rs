@@ -104,7 +104,7 @@ impl Plan {
             warmup_ms: 2000,
             window_ms: 10_000,
             latency_window_ms: 20_000,
-            latency_repetitions: 3,
+            latency_repetitions: 5,
             // The largest count every server holds under this machine's limit of 20,000 open
             // files per process (one socket per parked poll, on each side).
             idle_sessions: 18_000,

@@ -77,19 +77,17 @@
 //! [`SessionHandle`] in your own state, and forward each of that session's requests with
 //! [`SessionHandleExt::send`]. You choose the URLs and ids; the handle does the rest.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use hyper::body::Body;
 use longpoll_core::origin::Headers;
-use longpoll_core::reply::{BadRequest, HeaderText, TooLarge};
 use longpoll_core::route::Operation;
-use longpoll_core::{OriginDecision, Reply, Route};
+use longpoll_core::{Reply, Route};
+use longpoll_http::{BodyRead, BoxError, add_headers, content_type, reply_headers};
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::future::{Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -97,6 +95,7 @@ use std::time::Duration;
 
 mod version;
 
+pub use longpoll_http::{check_origin, read_body};
 pub use version::{HttpVersion, peek_http_version};
 
 pub use longpoll_tokio::{
@@ -110,8 +109,6 @@ pub use longpoll_tokio::{
 /// mount's [`Config::body_read_timeout`] applies unless [`LongPollService::body_timeout`]
 /// overrides it.
 pub const DEFAULT_BODY_TIMEOUT: Duration = longpoll_core::config::DEFAULT_BODY_READ_TIMEOUT;
-
-type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The future of [`LongPollService::call`](hyper::service::Service::call).
 pub type ResponseFuture =
@@ -264,7 +261,7 @@ where
 {
     let response = match read.within_timeout().await {
         Ok(body) => into_response(exchange(body).await),
-        Err(response) => response,
+        Err(reply) => into_response(reply),
     };
     with_headers(response, &extra)
 }
@@ -337,164 +334,20 @@ impl SessionHandleExt for SessionHandle {
     }
 }
 
-/// What the configuration's [`OriginPolicy`] decides about a request (a non-text `Origin`
-/// header counts as a malformed origin).
-pub fn check_origin<B>(config: &Config, request: &Request<B>) -> OriginDecision {
-    config
-        .origins
-        .check_headers(request.method().as_str(), |name| {
-            request.headers().get(name).map(HeaderValue::as_bytes)
-        })
-}
-
 fn with_headers(
     mut response: Response<Full<Bytes>>,
     extra: &[(&'static str, String)],
 ) -> Response<Full<Bytes>> {
-    for (name, value) in extra {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
+    add_headers(response.headers_mut(), extra);
     response
-}
-
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
-}
-
-/// Reads a request body, refusing it with `413` as soon as it passes `max` bytes (by its
-/// `Content-Length` or size hint, or while streaming when there is none). A body that fails
-/// while arriving is `400`. The headers are read at once: the future does not borrow them.
-pub fn read_body<B>(
-    body: B,
-    headers: &HeaderMap,
-    max: usize,
-) -> impl Future<Output = Result<Bytes, Reply>> + use<B>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    read_declared_body(body, declared_length(headers), max)
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-}
-
-async fn read_declared_body<B>(body: B, declared: Option<u64>, max: usize) -> Result<Bytes, Reply>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    let too_large = || Reply::PayloadTooLarge(TooLarge::Body { max });
-    if declared.is_some_and(|len| len > max as u64) || body.size_hint().lower() > max as u64 {
-        return Err(too_large());
-    }
-    match collect(Limited::new(body, max)).await {
-        Ok(bytes) => Ok(bytes),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(Reply::BadRequest(BadRequest::UnreadableBody)),
-    }
-}
-
-/// A body's bytes. The first chunk is kept as it is, and a body that is one chunk (a small
-/// one usually is) costs no copy and no allocation; later chunks are copied after it.
-/// Trailers are ignored.
-async fn collect<B: Body>(body: B) -> Result<Bytes, B::Error> {
-    let mut body = std::pin::pin!(body);
-    let mut first = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(mut data) = frame?.into_data() else {
-            continue;
-        };
-        match &mut joined {
-            Some(joined) => joined.put(data),
-            None if first.is_empty() => first = data.copy_to_bytes(data.remaining()),
-            None => {
-                let mut both = BytesMut::with_capacity(first.len() + data.remaining());
-                both.put(std::mem::take(&mut first));
-                both.put(data);
-                joined = Some(both);
-            }
-        }
-    }
-    Ok(joined.map_or(first, BytesMut::freeze))
-}
-
-/// A `POST` body still to read, with what its head said of it.
-struct BodyRead<B> {
-    body: B,
-    declared: Option<u64>,
-    max: usize,
-    timeout: Option<Duration>,
-}
-
-impl<B> BodyRead<B>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    fn new(body: B, headers: &HeaderMap, max: usize, timeout: Option<Duration>) -> Self {
-        BodyRead {
-            body,
-            declared: declared_length(headers),
-            max,
-            timeout,
-        }
-    }
-
-    /// The body within its timeout; the error is the response to send.
-    async fn within_timeout(self) -> Result<Bytes, Response<Full<Bytes>>> {
-        let mut read = std::pin::pin!(read_declared_body(self.body, self.declared, self.max));
-        // A small body has usually arrived with the head: no timer for it.
-        if let Some(result) = read.as_mut().now_or_never() {
-            return result.map_err(into_response);
-        }
-        let result = match self.timeout {
-            Some(timeout) => match tokio::time::timeout(timeout, read).await {
-                Ok(result) => result,
-                Err(_) => return Err(into_response(Reply::RequestTimeout)),
-            },
-            None => read.await,
-        };
-        result.map_err(into_response)
-    }
 }
 
 /// Turns a protocol answer into a hyper response.
 pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // Room for the reply's headers and a few more (the origin policy may add its own) without growing: a map
-    // made for 3 moves its entries to a larger one on the fourth.
-    let mut headers = HeaderMap::with_capacity(6);
-    for (name, value) in reply.headers() {
-        // The core's names are lowercase tokens (its tests check them): no copy, no parse.
-        if let Some(value) = header_value(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
+    let headers = reply_headers(&reply);
     let mut response = Response::new(Full::new(reply.into_body()));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
-}
-
-/// A core header value without copying fixed text.
-fn header_value(value: HeaderText) -> Option<HeaderValue> {
-    match (value.as_static(), value) {
-        (Some(text), _) => HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes())).ok(),
-        // One allocation (`HeaderValue::from(u64)` makes two).
-        (None, HeaderText::Number(number)) => {
-            HeaderValue::from_str(itoa::Buffer::new().format(number)).ok()
-        }
-        (None, HeaderText::Static(_)) => None,
-    }
 }

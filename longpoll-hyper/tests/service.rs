@@ -170,30 +170,39 @@ async fn declared_oversize_body_is_413_before_it_is_sent_and_the_session_is_fine
     .await;
 }
 
+/// Starts `POST ?seq=0` with a chunked body and sends `body` in chunks of `size`, a pause
+/// after each (so each is its own segment), without the last chunk; the server closes the
+/// connection after its answer.
+async fn post_in_chunks(
+    address: std::net::SocketAddr,
+    id: &str,
+    body: &[u8],
+    size: usize,
+) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {BASE}/{id}?seq=0 HTTP/1.1\r\nHost: test\r\nContent-Type: {FRAMES}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(size) {
+        let piece = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        stream.write_all(&piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    stream
+}
+
 #[tokio::test]
 async fn streamed_oversize_chunked_body_is_413_and_the_session_is_fine() {
     bounded(BOUND, async {
         let address = echo_server(quick_config()).await;
         let id = open(address).await;
-        let mut stream = TcpStream::connect(address).await.unwrap();
-        let head = format!(
-            "POST {BASE}/{id}?seq=0 HTTP/1.1\r\nHost: test\r\nContent-Type: {FRAMES}\r\n\
-             Transfer-Encoding: chunked\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
         // Two 600-byte chunks (a valid text frame's worth of bytes, 1200 > 1024), no last chunk:
         // the server must refuse on the count, not wait for the end.
         let mut body = encode(&[text(&"x".repeat(595))]).to_vec();
         body.extend_from_slice(&body.clone());
-        for chunk in body.chunks(600) {
-            stream
-                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                .await
-                .unwrap();
-            stream.write_all(chunk).await.unwrap();
-            stream.write_all(b"\r\n").await.unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut stream = post_in_chunks(address, &id, &body, 600).await;
         let answer = read_to_close(&mut stream).await;
         assert_eq!(answer.status, 413, "{answer:?}");
         assert_session_works(address, &id).await;
@@ -206,21 +215,10 @@ async fn a_body_in_several_chunks_arrives_whole() {
     bounded(BOUND, async {
         let address = echo_server(quick_config()).await;
         let id = open(address).await;
-        let mut stream = TcpStream::connect(address).await.unwrap();
-        let head = format!(
-            "POST {BASE}/{id}?seq=0 HTTP/1.1\r\nHost: test\r\nContent-Type: {FRAMES}\r\n\
-             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
         // Chunks that cut frames in the middle, each its own segment: the body is read as
-        // three pieces and must be joined in order.
+        // several pieces and must be joined in order.
         let sent = vec![text("hello"), text("wide"), binary(&[0, 1, 2])];
-        let body = encode(&sent);
-        for chunk in body.chunks(7) {
-            let piece = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
-            stream.write_all(&piece).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut stream = post_in_chunks(address, &id, &encode(&sent), 7).await;
         stream.write_all(b"0\r\n\r\n").await.unwrap();
         let answer = read_to_close(&mut stream).await;
         assert_eq!(answer.status, 204, "{answer:?}");
