@@ -101,9 +101,10 @@ where
     }
 }
 
-/// A body's bytes. The first chunk is kept as it is, and a body that is one chunk (a small
-/// one usually is) costs no copy and no allocation (http-body-util's `collect` queues every
-/// chunk in a new `VecDeque`); later chunks are copied after it. Trailers are ignored.
+/// A body's bytes. The first chunk is kept as it is, and a body that is one `Bytes` chunk
+/// (hyper's and axum's bodies carry `Bytes`; a small body usually is one chunk) costs no copy
+/// and no allocation (http-body-util's `collect` queues every chunk in a new `VecDeque`);
+/// later chunks are copied after it. Trailers are ignored.
 async fn collect<B: Body>(body: B) -> Result<Bytes, B::Error> {
     let mut body = std::pin::pin!(body);
     let mut first = Bytes::new();
