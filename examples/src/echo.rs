@@ -3,12 +3,20 @@
 
 use crate::cli::EchoArgs;
 use axum::Router;
+use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use longpoll_axum::{CloseFrame, LongPoll, Message, Mount, Registry, Session};
+use http::Request;
+use hyper::body::Incoming;
+use longpoll_axum::{
+    CloseFrame, LongPoll, LongPollLayer, LongPollService, Message, Mount, Registry, Session,
+};
 use longpoll_core::Config;
 use longpoll_core::config::ConfigError;
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
+use tower_layer::Layer;
+use tower_service::Service;
 
 /// The path protocol v1 is mounted at.
 pub const MOUNT_PATH: &str = "/longpoll";
@@ -33,7 +41,8 @@ pub async fn echo(session: Session) {
     }
 }
 
-/// The echo server's router (protocol v1 at [`MOUNT_PATH`]) and its session registry.
+/// The echo server's router (protocol v1 at [`MOUNT_PATH`], through `router_at`) and its
+/// session registry.
 pub fn router(config: Config) -> Result<(Router, Registry), ConfigError> {
     let mount = LongPoll::new(config)?.mount(echo);
     Ok(router_for(mount))
@@ -44,6 +53,15 @@ pub fn router_for(mount: Mount) -> (Router, Registry) {
     let registry = mount.registry().clone();
     let router = Router::new().merge(longpoll_axum::router_at(MOUNT_PATH, mount));
     (router, registry)
+}
+
+/// The echo app `echo-axum` serves: an (empty) axum app with protocol v1 answered at
+/// [`MOUNT_PATH`] in front of it by [`LongPollLayer`], the cheapest way to serve it on
+/// axum; and its session registry.
+pub fn app_for(mount: Mount) -> (LongPollService<Router>, Registry) {
+    let registry = mount.registry().clone();
+    let app = LongPollLayer::new(MOUNT_PATH, mount).layer(Router::new());
+    (app, registry)
 }
 
 /// The echo mount the flags ask for: their configuration, with `--max-sessions` as the
@@ -65,16 +83,19 @@ where
     ))
 }
 
-/// Serves an axum router through hyper-util, which has the header read timeout `axum::serve`
-/// lacks, until `shutdown` completes; then shuts down gracefully as
-/// [`serve_service`](crate::hyper_server::serve_service) describes.
-pub async fn serve_router(
+/// Serves an axum app (a `Router`, or one wrapped in layers) through hyper-util, which has
+/// the header read timeout `axum::serve` lacks, until `shutdown` completes; then shuts down
+/// gracefully as [`serve_service`](crate::hyper_server::serve_service) describes.
+pub async fn serve_app<S>(
     listener: tokio::net::TcpListener,
-    router: Router,
+    app: S,
     registry: Registry,
     header_timeout: Duration,
     shutdown: impl Future,
-) {
-    let service = hyper_util::service::TowerToHyperService::new(router);
+) where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(app);
     crate::hyper_server::serve_service(listener, service, registry, header_timeout, shutdown).await;
 }

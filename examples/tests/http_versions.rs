@@ -91,3 +91,8 @@ async fn the_hyper_server_speaks_http1_and_http2_on_one_port() {
 async fn the_axum_server_speaks_http1_and_http2_on_one_port() {
     both_versions_on_one_port(Adapter::Axum).await;
 }
+
+#[tokio::test]
+async fn the_axum_layer_speaks_http1_and_http2_on_one_port() {
+    both_versions_on_one_port(Adapter::AxumLayer).await;
+}

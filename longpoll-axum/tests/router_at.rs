@@ -59,6 +59,11 @@ async fn router_at_serves_under_its_base_and_nowhere_else() {
         ))
         .route("/other", axum::routing::get(|| async { "mine" }));
     serves_the_protocol_under(&app, "/longpoll").await;
+    // `{base}/` opens too (PROTOCOL.md §2.1).
+    assert_eq!(
+        call(&app, "POST", "/longpoll/").await.0,
+        StatusCode::CREATED
+    );
     assert_eq!(call(&app, "GET", "/other").await.2, "mine");
     // Outside the base: axum's own 404, not the protocol's.
     let (status, cache, _) = call(&app, "POST", "/longpollx").await;

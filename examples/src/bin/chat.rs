@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tokio::signal::ctrl_c().await;
     };
     // Through hyper-util rather than `axum::serve`, for its header read timeout.
-    longpoll_examples::echo::serve_router(
+    longpoll_examples::echo::serve_app(
         listener,
         chat.router,
         chat.sessions,

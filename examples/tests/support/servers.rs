@@ -1,4 +1,4 @@
-//! Starts each echo server (axum, hyper, actix-web, the custom runtime without tokio) on an
+//! Starts each echo server (axum's router and layer, hyper, actix-web, the custom runtime without tokio) on an
 //! ephemeral loopback port, so one test can run unchanged against all of them.
 
 use futures_util::future::BoxFuture;
@@ -11,7 +11,10 @@ use std::sync::Arc;
 /// The echo servers, one per way of driving the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
+    /// `longpoll_axum::router_at` merged into an axum `Router`.
     Axum,
+    /// `longpoll_axum::LongPollLayer` in front of an axum `Router`.
+    AxumLayer,
     Hyper,
     Actix,
     Custom,
@@ -19,8 +22,9 @@ pub enum Adapter {
 
 impl Adapter {
     /// Every echo server.
-    pub const ALL: [Adapter; 4] = [
+    pub const ALL: [Adapter; 5] = [
         Adapter::Axum,
+        Adapter::AxumLayer,
         Adapter::Hyper,
         Adapter::Actix,
         Adapter::Custom,
@@ -30,6 +34,7 @@ impl Adapter {
     pub fn name(self) -> &'static str {
         match self {
             Adapter::Axum => "axum",
+            Adapter::AxumLayer => "axum (layer)",
             Adapter::Hyper => "hyper",
             Adapter::Actix => "actix",
             Adapter::Custom => "custom (no tokio)",
@@ -101,7 +106,7 @@ async fn start_configured(
         }
     };
     let (address, stop) = match adapter {
-        Adapter::Axum | Adapter::Hyper => {
+        Adapter::Axum | Adapter::AxumLayer | Adapter::Hyper => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             let mount = mount();
@@ -110,13 +115,16 @@ async fn start_configured(
             let header_timeout = args.header_timeout();
             let server = if adapter == Adapter::Axum {
                 let (router, registry) = echo::router_for(mount);
-                tokio::spawn(echo::serve_router(
+                tokio::spawn(echo::serve_app(
                     listener,
                     router,
                     registry,
                     header_timeout,
                     rx,
                 ))
+            } else if adapter == Adapter::AxumLayer {
+                let (app, registry) = echo::app_for(mount);
+                tokio::spawn(echo::serve_app(listener, app, registry, header_timeout, rx))
             } else {
                 let service = longpoll_hyper::LongPollService::new(echo::MOUNT_PATH, mount);
                 tokio::spawn(hyper_server::serve_service(

@@ -75,15 +75,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         announce(address);
         match args.server {
             Impl::Axum => {
-                // The echo example's router (`router_at`, merged: axum's `nest` rebuilds each
-                // request's URI), at the same path as the hyper server's.
-                let (router, registry) = longpoll_examples::echo::router_for(mount(args.scenario)?);
+                // The echo example's app: protocol v1 answered by `LongPollLayer` in front of
+                // an axum `Router`, the cheapest way to serve it on axum (`router_at` routes
+                // through axum first; see BENCHMARKS.md).
+                let (app, registry) = longpoll_examples::echo::app_for(mount(args.scenario)?);
                 // The loop the axum examples use, rather than `axum::serve`: it has a header
                 // read timeout, and tells HTTP/1 from HTTP/2 without growing hyper's read
                 // buffer (see `longpoll_examples::hyper_server`).
-                longpoll_examples::echo::serve_router(
+                longpoll_examples::echo::serve_app(
                     listener,
-                    router,
+                    app,
                     registry,
                     longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
                     std::future::pending::<()>(),
