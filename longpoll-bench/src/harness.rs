@@ -14,7 +14,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Target {
+    /// Ours on axum: `LongPollLayer` in front of the app's router (the headline server).
     Axum,
+    /// Ours on axum through `router_at`, merged into the app's router.
+    AxumRouter,
     Hyper,
     Actix,
     PlainHyper,
@@ -23,8 +26,9 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    pub(crate) const ALL: [Target; 6] = [
+    pub(crate) const ALL: [Target; 7] = [
         Target::Axum,
+        Target::AxumRouter,
         Target::Hyper,
         Target::Actix,
         Target::PlainHyper,
@@ -36,6 +40,7 @@ impl Target {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Target::Axum => "axum",
+            Target::AxumRouter => "axum_router",
             Target::Hyper => "hyper",
             Target::Actix => "actix",
             Target::PlainHyper => "plain_hyper",
@@ -46,7 +51,7 @@ impl Target {
 
     fn protocol(self) -> Protocol {
         match self {
-            Target::Axum | Target::Hyper | Target::Actix => Protocol::V1,
+            Target::Axum | Target::AxumRouter | Target::Hyper | Target::Actix => Protocol::V1,
             Target::PlainHyper => Protocol::Plain,
             Target::Engineioxide | Target::EngineioNode => Protocol::Engineio,
         }
@@ -360,6 +365,7 @@ fn run_one(
             let mut command = tools.command(0, &tools.bench_server);
             let name = match target {
                 Target::PlainHyper => "plain-hyper",
+                Target::AxumRouter => "axum-router",
                 other => other.name(),
             };
             command.args(["--impl", name]);

@@ -1,14 +1,17 @@
 //! The servers under test, one per process so the harness can pin it to a core and read its
 //! CPU time and memory:
 //!
-//! `bench-server --impl axum|hyper|actix|plain-hyper|engineioxide --scenario echo|fanout|latency|idle`
+//! `bench-server --impl axum|axum-router|hyper|actix|plain-hyper|engineioxide
+//! --scenario echo|fanout|latency|idle`
 //!
 //! Prints `listening <address>` once it accepts connections, and exits when its standard
 //! input closes (the harness holds it open), so a harness that dies takes its servers along.
 //! Every server runs one worker thread: the harness gives it one core.
 //!
-//! - ours (`axum`, `hyper`, `actix`): protocol v1 at `/longpoll` through each adapter's
-//!   public API; `hyper` is the example server's own serve loop (`longpoll-examples`).
+//! - ours (`axum`, `axum-router`, `hyper`, `actix`): protocol v1 at `/longpoll` through each
+//!   adapter's public API: `axum` is `LongPollLayer` in front of a `Router`, `axum-router` is
+//!   `router_at` merged into one; `hyper` is the example server's own serve loop
+//!   (`longpoll-examples`).
 //! - `plain-hyper`: the physical floor. Every request is answered at once with `ok`, except
 //!   in the idle scenario, where a request for [`HOLD_PATH`] is held forever (an idle
 //!   connection with a parked request, like a parked poll).
@@ -37,6 +40,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Impl {
     Axum,
+    AxumRouter,
     Hyper,
     Actix,
     PlainHyper,
@@ -85,6 +89,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 longpoll_examples::echo::serve_app(
                     listener,
                     app,
+                    registry,
+                    longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
+                    std::future::pending::<()>(),
+                )
+                .await;
+            }
+            Impl::AxumRouter => {
+                // `router_at` merged into the app's router (axum's `nest` would rebuild each
+                // request's URI), on the same loop.
+                let (router, registry) = longpoll_examples::echo::router_for(mount(args.scenario)?);
+                longpoll_examples::echo::serve_app(
+                    listener,
+                    router,
                     registry,
                     longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
                     std::future::pending::<()>(),
