@@ -6,7 +6,7 @@ use axum::response::Response;
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use longpoll_core::route::Operation;
-use longpoll_http::{check_origin, content_type};
+use longpoll_http::route_session_request;
 use longpoll_tokio::{SessionHandle, SessionRequest};
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,21 +30,12 @@ impl SessionHandleExt for SessionHandle {
         &mut self,
         request: Request,
     ) -> impl Future<Output = Result<Response, Infallible>> + Send {
-        let decision = check_origin(self.config(), &request);
-        if let Some(reply) = decision.early_reply() {
-            return Either::Right(answered(reply, decision.headers())).map(Ok);
-        }
-        let extra = decision.into_headers();
-        let (parts, body) = request.into_parts();
-        let operation = match longpoll_core::route::operation(
-            parts.method.as_str(),
-            parts.uri.query(),
-            content_type(&parts.headers),
-        ) {
-            Ok(operation) => operation,
-            Err(reply) => return Either::Right(answered(reply, &extra)).map(Ok),
+        let routed = match route_session_request(self.config(), request) {
+            Ok(routed) => routed,
+            Err((reply, extra)) => return Either::Right(answered(reply, &extra)).map(Ok),
         };
-        let request = match operation {
+        let (route, parts, body, extra) = (routed.route, routed.parts, routed.body, routed.extra);
+        let request = match route {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
             Operation::Send { seq } => {

@@ -11,7 +11,7 @@ use http::{HeaderMap, Request};
 use http_body::Body;
 use longpoll_core::origin::Headers;
 use longpoll_core::{Reply, Route};
-use longpoll_http::{BodyRead, BoxError, add_headers, check_origin, content_type};
+use longpoll_http::{BodyRead, BoxError, add_headers, below_base, route_mount_request};
 use longpoll_tokio::{Config, Dispatch, Mount};
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,8 +44,7 @@ impl Mounted {
 
     /// Whether `path` is the base or below it (`/longpoll`, `/longpoll/…`, not `/longpolls`).
     pub(crate) fn is_under(&self, path: &str) -> bool {
-        path.strip_prefix(&*self.base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        below_base(&self.base, path).is_some()
     }
 }
 
@@ -74,22 +73,11 @@ where
     B::Error: Into<BoxError>,
 {
     let mount = &mounted.mount;
-    let decision = check_origin(mount.config(), &request);
-    if let Some(reply) = decision.early_reply() {
-        return Answer(Either::Right(answered(reply, decision.headers())));
-    }
-    let extra = decision.into_headers();
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().strip_prefix(&*mounted.base).unwrap_or("");
-    let route = match longpoll_core::route(
-        parts.method.as_str(),
-        path,
-        parts.uri.query(),
-        content_type(&parts.headers),
-    ) {
-        Ok(route) => route,
-        Err(reply) => return Answer(Either::Right(answered(reply, &extra))),
+    let routed = match route_mount_request(mount.config(), &mounted.base, request) {
+        Ok(routed) => routed,
+        Err((reply, extra)) => return Answer(Either::Right(answered(reply, &extra))),
     };
+    let (route, parts, body, extra) = (routed.route, routed.parts, routed.body, routed.extra);
     if !matches!(route, Route::Send { .. }) {
         let exchange = mount.dispatch(route, Bytes::new());
         return Answer(Either::Left(AtOnce { exchange, extra }));
@@ -129,11 +117,7 @@ where
     B::Error: Into<BoxError>,
     F: Future<Output = Reply>,
 {
-    let response = match read.within_timeout().await {
-        Ok(body) => into_response(exchange(body).await),
-        Err(reply) => into_response(reply),
-    };
-    with_headers(response, &extra)
+    with_headers(into_response(read.then_reply(exchange).await), &extra)
 }
 
 /// An answer known before any waiting (a refusal, a preflight), boxed like a send's.

@@ -78,6 +78,24 @@ where
     }
 }
 
+impl<B> BodyRead<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    /// A send's reply: `exchange` runs with the body once it has arrived; the body's own
+    /// refusal (as [`within_timeout`](Self::within_timeout)) when it does not.
+    pub async fn then_reply<F>(self, exchange: impl FnOnce(Bytes) -> F) -> Reply
+    where
+        F: Future<Output = Reply>,
+    {
+        match self.within_timeout().await {
+            Ok(body) => exchange(body).await,
+            Err(reply) => reply,
+        }
+    }
+}
+
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(CONTENT_LENGTH)

@@ -86,7 +86,10 @@ use hyper::body::Body;
 use longpoll_core::origin::Headers;
 use longpoll_core::route::Operation;
 use longpoll_core::{Reply, Route};
-use longpoll_http::{BodyRead, BoxError, add_headers, content_type, reply_headers};
+use longpoll_http::{
+    BodyRead, BoxError, add_headers, below_base, reply_headers, route_mount_request,
+    route_session_request,
+};
 use std::convert::Infallible;
 use std::future::{Future, Ready};
 use std::pin::Pin;
@@ -188,12 +191,7 @@ impl LongPollService {
     /// # }
     /// ```
     pub fn handles(&self, path: &str) -> bool {
-        self.below_base(path).is_some()
-    }
-
-    fn below_base<'p>(&self, path: &'p str) -> Option<&'p str> {
-        let rest = path.strip_prefix(&*self.base)?;
-        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+        below_base(&self.base, path).is_some()
     }
 }
 
@@ -208,24 +206,11 @@ where
     type Future = ResponseFuture;
 
     fn call(&self, request: Request<B>) -> Self::Future {
-        let decision = check_origin(self.mount.config(), &request);
-        if let Some(reply) = decision.early_reply() {
-            return Box::pin(answered(reply, decision.headers()));
-        }
-        let extra = decision.into_headers();
-        let (parts, body) = request.into_parts();
-        let Some(path) = self.below_base(parts.uri.path()) else {
-            return Box::pin(answered(Reply::NotFound, &extra));
+        let routed = match route_mount_request(self.mount.config(), &self.base, request) {
+            Ok(routed) => routed,
+            Err((reply, extra)) => return Box::pin(answered(reply, &extra)),
         };
-        let route = match longpoll_core::route(
-            parts.method.as_str(),
-            path,
-            parts.uri.query(),
-            content_type(&parts.headers),
-        ) {
-            Ok(route) => route,
-            Err(reply) => return Box::pin(answered(reply, &extra)),
-        };
+        let (route, parts, body, extra) = (routed.route, routed.parts, routed.body, routed.extra);
         if !matches!(route, Route::Send { .. }) {
             let exchange = self.mount.dispatch(route, Bytes::new());
             return Box::pin(respond_at_once(exchange, extra).map(Ok));
@@ -259,11 +244,7 @@ where
     B::Error: Into<BoxError>,
     F: Future<Output = Reply>,
 {
-    let response = match read.within_timeout().await {
-        Ok(body) => into_response(exchange(body).await),
-        Err(reply) => into_response(reply),
-    };
-    with_headers(response, &extra)
+    with_headers(into_response(read.then_reply(exchange).await), &extra)
 }
 
 /// The response to a request answered without the session (an early reply or a refusal).
@@ -302,21 +283,12 @@ impl SessionHandleExt for SessionHandle {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let decision = check_origin(self.config(), &request);
-        if let Some(reply) = decision.early_reply() {
-            return Either::Left(Either::Right(answered(reply, decision.headers())));
-        }
-        let extra = decision.into_headers();
-        let (parts, body) = request.into_parts();
-        let operation = match longpoll_core::route::operation(
-            parts.method.as_str(),
-            parts.uri.query(),
-            content_type(&parts.headers),
-        ) {
-            Ok(operation) => operation,
-            Err(reply) => return Either::Left(Either::Right(answered(reply, &extra))),
+        let routed = match route_session_request(self.config(), request) {
+            Ok(routed) => routed,
+            Err((reply, extra)) => return Either::Left(Either::Right(answered(reply, &extra))),
         };
-        let request = match operation {
+        let (route, parts, body, extra) = (routed.route, routed.parts, routed.body, routed.extra);
+        let request = match route {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
             Operation::Send { seq } => {
