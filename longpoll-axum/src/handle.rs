@@ -17,8 +17,8 @@ pub trait SessionHandleExt {
     /// `DELETE` closes; anything else gets its refusal status. The session's origin policy is
     /// applied first (`403`, or a preflight answered `204`). The body of a `POST` is read
     /// under the session's body limit (`413` past it) within its body read timeout (`408`
-    /// past it). Never fails: every outcome, including
-    /// "this session is gone" (`404`), is a response.
+    /// past it). Never fails: every outcome, including "this session has ended" (`410`), is
+    /// a response.
     fn send(
         &mut self,
         request: Request,

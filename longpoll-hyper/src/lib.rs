@@ -261,8 +261,8 @@ pub trait SessionHandleExt {
     /// `DELETE` closes; anything else gets its refusal status. The session's origin policy is
     /// applied first (`403`, or a preflight answered `204`). The body of a `POST` is read
     /// under the session's body limit (`413` past it) within its body read timeout (`408`
-    /// past it; hyper closes an HTTP/1 connection whose body was left unread). Never fails: every outcome, including "this session is gone" (`410`), is a
-    /// response.
+    /// past it; hyper closes an HTTP/1 connection whose body was left unread). Never fails:
+    /// every outcome, including "this session has ended" (`410`), is a response.
     fn send<B>(
         &mut self,
         request: Request<B>,
