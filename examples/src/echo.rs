@@ -83,9 +83,11 @@ where
     ))
 }
 
-/// Serves an axum app (a `Router`, or one wrapped in layers) through hyper-util, which has
-/// the header read timeout `axum::serve` lacks, until `shutdown` completes; then shuts down
-/// gracefully as [`serve_service`](crate::hyper_server::serve_service) describes.
+/// Serves an axum app (a `Router`, or one wrapped in layers) on the examples' connection
+/// loop, which has the header read timeout `axum::serve` lacks, until `shutdown` completes;
+/// then shuts down gracefully as [`serve_service`](crate::hyper_server::serve_service)
+/// describes. The app is called as soon as a request arrives
+/// ([`CallAtOnce`](crate::tower_to_hyper::CallAtOnce)).
 pub async fn serve_app<S>(
     listener: tokio::net::TcpListener,
     app: S,
@@ -96,6 +98,6 @@ pub async fn serve_app<S>(
     S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let service = hyper_util::service::TowerToHyperService::new(app);
+    let service = crate::tower_to_hyper::CallAtOnce(app);
     crate::hyper_server::serve_service(listener, service, registry, header_timeout, shutdown).await;
 }

@@ -86,7 +86,7 @@ pub async fn serve(listener: TcpListener, mount: Mount, shutdown: impl Future) {
 }
 
 /// Serves any hyper service (the longpoll service, or an axum router through
-/// `TowerToHyperService`) on `listener`, with `header_timeout` as the header read timeout,
+/// [`CallAtOnce`](crate::tower_to_hyper::CallAtOnce)) on `listener`, with `header_timeout` as the header read timeout,
 /// until `shutdown` completes. Then it shuts down gracefully:
 ///
 /// 1. every session of `registry` is closed with 1001 "going away" (held polls are answered at

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod echo;
 pub mod hyper_server;
 pub mod nginx_hash;
+pub mod tower_to_hyper;
 
 /// Logs to stderr with `tracing`, at `info` unless `RUST_LOG` says otherwise.
 pub fn init_tracing() {

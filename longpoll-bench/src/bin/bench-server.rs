@@ -26,7 +26,6 @@ use engineioxide::{DisconnectReason, Socket, Str, TransportType};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use longpoll_bench::{HOLD_PATH, IDLE_HOLD_MS, Scenario, V1_PATH, payload, stamped_payload};
 use longpoll_core::Config;
 use longpoll_tokio::{LongPoll, Message, Mount, Session};
@@ -352,7 +351,7 @@ async fn serve_engineioxide(listener: tokio::net::TcpListener, scenario: Scenari
     // figures compare the transports.
     longpoll_examples::hyper_server::serve_connections(
         listener,
-        TowerToHyperService::new(service),
+        longpoll_examples::tower_to_hyper::CallAtOnce(service),
         longpoll_examples::hyper_server::HEADER_READ_TIMEOUT,
         std::future::pending::<()>(),
     )
