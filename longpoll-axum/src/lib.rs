@@ -34,7 +34,9 @@
 //! `longpoll_hyper::peek_http_version`: `axum::serve`'s `auto` builder makes hyper keep a
 //! 16 KiB read buffer per connection instead of 8 (about 5 KB more per idle session,
 //! measured). The examples' `serve_app` (in `longpoll-examples`) does that, with the
-//! header read timeout `axum::serve` lacks.
+//! header read timeout `axum::serve` lacks, and calls the app as soon as hyper hands over a
+//! request (`CallAtOnce`: `axum::serve` keeps the request until its future is first polled,
+//! which makes hyper allocate a new 8 KiB read buffer for every request).
 //!
 //! **In front of the router**: [`LongPollLayer`] answers the same requests as [`router_at`]
 //! before axum routes them, and hands every other request to your app. It skips axum's
