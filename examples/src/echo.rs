@@ -8,7 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use hyper::body::Incoming;
 use longpoll_axum::{
-    CloseFrame, LongPoll, LongPollLayer, LongPollService, Message, Mount, Registry, Session,
+    CloseFrame, Error, LongPoll, LongPollLayer, LongPollService, Message, Mount, Registry, Session,
+    SessionSender,
 };
 use longpoll_core::Config;
 use longpoll_core::config::ConfigError;
@@ -41,6 +42,26 @@ pub async fn echo(session: Session) {
     }
 }
 
+/// The same echo as a callback per session ([`LongPoll::mount_callback`]): each reply is sent
+/// from the task of the request that brought the message, with no task per session.
+/// `echo-hyper` serves it. A reply the outbound buffer has no room for waits in the session,
+/// and so do the client's next messages: nothing is lost.
+pub fn echo_callback(sender: SessionSender) -> impl FnMut(Result<Message, Error>) + Send {
+    move |item| {
+        let reply = match item {
+            Ok(Message::Text(text)) if text.as_str() == "close-me" => {
+                Message::Close(Some(CloseFrame::new(CLOSE_ME_CODE, "requested")))
+            }
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
+            // The session ended; there is nobody to answer.
+            Ok(Message::Close(_)) | Err(_) => return,
+        };
+        // Only one reply can wait for room, and the callback is paused while it does, so
+        // this gives nothing back but for a session that is closing.
+        let _ = sender.send(reply);
+    }
+}
+
 /// The echo server's router (protocol v1 at [`MOUNT_PATH`], through `router_at`) and its
 /// session registry.
 pub fn router(config: Config) -> Result<(Router, Registry), ConfigError> {
@@ -68,6 +89,15 @@ pub fn app_for(mount: Mount) -> (LongPollService<Router>, Registry) {
 /// registry's cap.
 pub fn mount(args: &EchoArgs) -> Result<Mount, ConfigError> {
     mount_with(args, echo)
+}
+
+/// The echo mount the flags ask for, with the echo as a callback ([`echo_callback`]).
+pub fn mount_callback(args: &EchoArgs) -> Result<Mount, ConfigError> {
+    let longpoll = LongPoll::new(args.config()?)?;
+    Ok(Mount::with_callback(
+        Registry::new(longpoll, args.max_sessions),
+        echo_callback,
+    ))
 }
 
 /// Like [`mount`], with another handler (tests use it to watch how sessions end).

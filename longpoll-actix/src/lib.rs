@@ -57,7 +57,7 @@ use longpoll_core::{OriginDecision, Reply, Route};
 
 pub use longpoll_tokio::{
     CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
-    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    Session, SessionHandle, SessionRequest, SessionSender, TrySendError, Utf8Bytes, close_code,
 };
 
 /// A scope that answers protocol v1 at `path` (`POST {path}` opens, `{path}/{id}` polls,

@@ -58,7 +58,7 @@ pub use layer::{LongPollFuture, LongPollLayer, LongPollService};
 pub use longpoll_http::{check_origin, read_body};
 pub use longpoll_tokio::{
     CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
-    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    Session, SessionHandle, SessionRequest, SessionSender, TrySendError, Utf8Bytes, close_code,
 };
 pub use response::into_response;
 pub use router::{router, router_at};

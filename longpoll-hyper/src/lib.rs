@@ -103,7 +103,7 @@ pub use version::{HttpVersion, peek_http_version};
 
 pub use longpoll_tokio::{
     CloseFrame, CloseReason, Config, Error, LongPoll, Message, Mount, OriginPolicy, Registry,
-    Session, SessionHandle, SessionRequest, Utf8Bytes, close_code,
+    Session, SessionHandle, SessionRequest, SessionSender, TrySendError, Utf8Bytes, close_code,
 };
 
 /// How long a `POST` body may take to arrive before the request is refused with

@@ -15,12 +15,23 @@
 //!    and forgets them when they end; a [`Mount`] answers every protocol request with it.
 //!    Framework adapters turn a `Mount` into a router or service in one call.
 //!
+//! The application's end of a session comes in two shapes:
+//!
+//! - **A task per session** reading a [`Session`] ([`LongPoll::mount`], [`LongPoll::connect`]):
+//!   write it like a WebSocket handler, await what you like, and let `send` wait for room.
+//! - **A callback per session** ([`LongPoll::mount_callback`], [`LongPoll::connect_callback`]):
+//!   called with each received message in the task of the request that brought it, sending
+//!   with a [`SessionSender`] that never waits. No task wakes for the application, and an idle
+//!   session has none: the cheapest shape for replies computed at once (echo, request and
+//!   response, handing messages to a channel).
+//!
 //! # No task in the message path
 //!
 //! A server session's state machine sits behind a mutex that the HTTP request handlers and
 //! the application's [`Session`] lock in turn: a request the core can answer at once is
 //! answered by its own handler, and the application takes and queues messages in place. An
-//! echoed message wakes two tasks, the application and the held poll's handler. A small task
+//! echoed message wakes two tasks, the application and the held poll's handler (only the
+//! latter with a callback). A small task
 //! per session (the watchdog) sleeps through the traffic and wakes only for the idle
 //! timeout, a held request's deadline, a server shutdown, or the close. A parked poll is a
 //! few words: it has no timer of its own. Measure a session's memory with
@@ -35,6 +46,7 @@ pub mod id;
 mod longpoll;
 mod message;
 mod registry;
+mod sender;
 mod server;
 pub mod session;
 
@@ -46,5 +58,6 @@ pub use longpoll_core::{
 };
 pub use message::Message;
 pub use registry::{Dispatch, Lookup, Mount, OpenError, Registry};
+pub use sender::{SessionSender, TrySendError};
 pub use server::Exchange;
 pub use session::Session;

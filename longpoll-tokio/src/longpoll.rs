@@ -4,6 +4,7 @@ use crate::handle::SessionHandle;
 use crate::registry::{Mount, Registry};
 use crate::server::{CloseWhenDone, OnClose, Shared, watchdog};
 use crate::session::Session;
+use crate::{Error, Message, SessionSender};
 use longpoll_core::config::ConfigError;
 use longpoll_core::{Config, ServerSession, SessionId};
 use std::future::Future;
@@ -154,6 +155,60 @@ impl LongPoll {
         self.shutdown.is_cancelled()
     }
 
+    /// Starts a callback session with a fresh random id: `on_open` gets the session's
+    /// [`SessionSender`] and returns the callback for what arrives (see
+    /// [`mount_callback`](Self::mount_callback)). Returns the handle to forward the
+    /// session's requests to.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or if the operating system has no randomness to give.
+    pub fn connect_callback<O, C>(&self, on_open: O) -> SessionHandle
+    where
+        O: FnOnce(SessionSender) -> C,
+        C: FnMut(Result<Message, Error>) + Send + 'static,
+    {
+        let id = crate::id::random_session_id().expect("the OS random source is available");
+        self.start_callback(id, on_open, None)
+    }
+
+    /// Protocol v1 ready to mount, with a callback per session instead of a task: a fresh
+    /// [`Registry`] (no cap on sessions), and `on_open`, called for every session opened
+    /// through it with the session's [`SessionSender`]. It returns the session's callback,
+    /// which is then called with each item a [`Session`] stream would yield: every message in
+    /// order and exactly once, then the end (the client's close as
+    /// `Ok(Message::Close(frame))`, any other end as `Err(Error::Ended(reason))`, nothing when
+    /// the application closed the session itself). After the end it is dropped.
+    ///
+    /// The callback runs in the task of the request that brought the message (the session's
+    /// timer task for a timeout or a server shutdown), one call at a time, so no task wakes
+    /// up for the application: the cheapest way to serve a session whose replies are computed
+    /// at once. It must not block. A callback that panics closes its session with code 1011;
+    /// the server keeps serving.
+    ///
+    /// ```
+    /// use longpoll_tokio::{LongPoll, Message};
+    ///
+    /// // Echo every message back, as it arrives.
+    /// let mount = LongPoll::default().mount_callback(|sender| {
+    ///     move |item: Result<Message, _>| {
+    ///         if let Ok(message @ (Message::Text(_) | Message::Binary(_))) = item {
+    ///             // The client has the previous reply before it sends again, so the
+    ///             // outbound buffer has room; a full one would give the message back.
+    ///             let _ = sender.try_send(message);
+    ///         }
+    ///     }
+    /// });
+    /// # let _ = mount;
+    /// ```
+    pub fn mount_callback<O, C>(self, on_open: O) -> Mount
+    where
+        O: Fn(SessionSender) -> C + Send + Sync + 'static,
+        C: FnMut(Result<Message, Error>) + Send + 'static,
+    {
+        Mount::with_callback(Registry::new(self, None), on_open)
+    }
+
     pub(crate) fn spawn<H, F>(
         &self,
         id: SessionId,
@@ -164,12 +219,11 @@ impl LongPoll {
         H: FnOnce(Session) -> F,
         F: Future<Output = ()> + Send + 'static,
     {
-        let now = tokio::time::Instant::now().into_std();
-        let core = ServerSession::new(now, self.config.clone());
-        let shared = Arc::new(Shared::new(id, core, on_close));
+        let handle = self.start(id, on_close);
+        let shared = handle.shared.clone();
         let session = Session::server(shared.clone(), self.config.max_message_bytes);
         let span = info_span!("longpoll_session", session = %id);
-        let close_when_done = CloseWhenDone(shared.clone());
+        let close_when_done = CloseWhenDone(shared);
         let handler = handler(session);
         tokio::spawn(
             async move {
@@ -179,6 +233,30 @@ impl LongPoll {
             }
             .instrument(span),
         );
+        handle
+    }
+
+    pub(crate) fn start_callback<O, C>(
+        &self,
+        id: SessionId,
+        on_open: O,
+        on_close: Option<OnClose>,
+    ) -> SessionHandle
+    where
+        O: FnOnce(SessionSender) -> C,
+        C: FnMut(Result<Message, Error>) + Send + 'static,
+    {
+        let handle = self.start(id, on_close);
+        let callback = on_open(SessionSender::new(handle.shared.clone()));
+        handle.shared.lock().callback = Some(Box::new(callback));
+        handle
+    }
+
+    /// A new session's state and its watchdog: what both kinds of session have.
+    fn start(&self, id: SessionId, on_close: Option<OnClose>) -> SessionHandle {
+        let now = tokio::time::Instant::now().into_std();
+        let core = ServerSession::new(now, self.config.clone());
+        let shared = Arc::new(Shared::new(id, core, on_close));
         tokio::spawn(watchdog(shared.clone(), self.shutdown.clone()));
         info!(session = %id, "longpoll session opened");
         SessionHandle {

@@ -5,7 +5,9 @@ use crate::handle::{SessionHandle, SessionRequest, answer_after_close};
 use crate::id::RandomIdHash;
 use crate::longpoll::{LongPoll, MAX_ID_DRAWS};
 use crate::server::Exchange;
+use crate::server::OnClose;
 use crate::session::Session;
+use crate::{Error, Message, SessionSender};
 use bytes::Bytes;
 use longpoll_core::{Config, Reply, Route, SessionId};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -147,6 +149,36 @@ impl Registry {
         H: FnOnce(Session) -> F,
         F: Future<Output = ()> + Send + 'static,
     {
+        self.open_with(|longpoll, id, on_close| longpoll.spawn(id, handler, Some(on_close)))
+    }
+
+    /// Opens a callback session with a fresh id from the OS CSPRNG: `on_open` gets its
+    /// [`SessionSender`] and returns its callback (see [`LongPoll::mount_callback`]).
+    ///
+    /// ```
+    /// use longpoll_tokio::{LongPoll, Registry};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = Registry::new(LongPoll::default(), None);
+    /// let handle = registry.open_callback(|_sender| |_item| {}).unwrap();
+    /// assert!(registry.get(&handle.id()).is_some());
+    /// # }
+    /// ```
+    pub fn open_callback<O, C>(&self, on_open: O) -> Result<SessionHandle, OpenError>
+    where
+        O: FnOnce(SessionSender) -> C,
+        C: FnMut(Result<Message, Error>) + Send + 'static,
+    {
+        self.open_with(|longpoll, id, on_close| {
+            longpoll.start_callback(id, on_open, Some(on_close))
+        })
+    }
+
+    /// Draws an id and registers the session `start` starts with it.
+    fn open_with(
+        &self,
+        start: impl FnOnce(&LongPoll, SessionId, OnClose) -> SessionHandle,
+    ) -> Result<SessionHandle, OpenError> {
         let mut sessions = self.lock();
         sessions.forget_expired(Instant::now());
         if self.inner.longpoll.is_shutting_down() {
@@ -173,8 +205,8 @@ impl Registry {
             }
         };
         let registry = Arc::downgrade(&self.inner);
-        let on_close = Box::new(move || retire(&registry, id));
-        let handle = self.inner.longpoll.spawn(id, handler, Some(on_close));
+        let on_close: OnClose = Box::new(move || retire(&registry, id));
+        let handle = start(&self.inner.longpoll, id, on_close);
         sessions.live.insert(id, handle.clone());
         Ok(handle)
     }
@@ -301,6 +333,19 @@ impl Mount {
         Mount {
             registry,
             opener: Arc::new(move |registry: &Registry| registry.open(&handler)),
+        }
+    }
+
+    /// Mounts a callback per session, made by `on_open` for every session opened through this
+    /// mount (see [`LongPoll::mount_callback`]).
+    pub fn with_callback<O, C>(registry: Registry, on_open: O) -> Self
+    where
+        O: Fn(SessionSender) -> C + Send + Sync + 'static,
+        C: FnMut(Result<Message, Error>) + Send + 'static,
+    {
+        Mount {
+            registry,
+            opener: Arc::new(move |registry: &Registry| registry.open_callback(&on_open)),
         }
     }
 

@@ -233,17 +233,27 @@ impl Session {
     fn end_item(&mut self, reason: CloseReason) -> Option<Result<Message, Error>> {
         self.reason = Some(reason.clone());
         self.terminated = true;
-        match (self.side, reason) {
-            (Side::Server, CloseReason::ClientClosed(frame))
-            | (Side::Client, CloseReason::ServerClosed(frame)) => Some(Ok(Message::Close(frame))),
-            (Side::Server, CloseReason::ServerClosed(_))
-            | (Side::Client, CloseReason::ClientClosed(_))
-                if self.closed_here =>
-            {
-                None
-            }
-            (_, reason) => Some(Err(Error::Ended(reason))),
+        last_item(self.side, reason, self.closed_here)
+    }
+}
+
+/// The last item a session's stream yields for its end: the peer's close as a message, or the
+/// reason as an error, or nothing when this side's application closed it (`closed_here`).
+pub(crate) fn last_item(
+    side: Side,
+    reason: CloseReason,
+    closed_here: bool,
+) -> Option<Result<Message, Error>> {
+    match (side, reason) {
+        (Side::Server, CloseReason::ClientClosed(frame))
+        | (Side::Client, CloseReason::ServerClosed(frame)) => Some(Ok(Message::Close(frame))),
+        (Side::Server, CloseReason::ServerClosed(_))
+        | (Side::Client, CloseReason::ClientClosed(_))
+            if closed_here =>
+        {
+            None
         }
+        (_, reason) => Some(Err(Error::Ended(reason))),
     }
 }
 

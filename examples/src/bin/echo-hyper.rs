@@ -15,7 +15,8 @@ use tracing::info;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     longpoll_examples::init_tracing();
     let args = EchoArgs::parse();
-    let mount = echo::mount(&args)?;
+    // The echo as a callback per session: no task per session (echo-axum runs a task).
+    let mount = echo::mount_callback(&args)?;
     let registry = mount.registry().clone();
     let service = LongPollService::new(echo::MOUNT_PATH, mount);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -15,6 +15,7 @@ pub enum Adapter {
     Axum,
     /// `longpoll_axum::LongPollLayer` in front of an axum `Router`.
     AxumLayer,
+    /// `longpoll_hyper::LongPollService`, with the echo as a callback per session.
     Hyper,
     Actix,
     Custom,
@@ -102,6 +103,10 @@ async fn start_configured(
         let registry = longpoll_tokio::Registry::new(longpoll, args.max_sessions);
         match handler.clone() {
             Some(handler) => longpoll_tokio::Mount::new(registry, move |session| handler(session)),
+            // As `echo-hyper` serves it: every suite also runs the callback session API.
+            None if adapter == Adapter::Hyper => {
+                longpoll_tokio::Mount::with_callback(registry, echo::echo_callback)
+            }
             None => longpoll_tokio::Mount::new(registry, echo::echo),
         }
     };

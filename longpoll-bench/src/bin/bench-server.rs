@@ -11,7 +11,9 @@
 //! - ours (`axum`, `axum-router`, `hyper`, `actix`): protocol v1 at `/longpoll` through each
 //!   adapter's public API: `axum` is `LongPollLayer` in front of a `Router`, `axum-router` is
 //!   `router_at` merged into one; `hyper` is the example server's own serve loop
-//!   (`longpoll-examples`).
+//!   (`longpoll-examples`). The echo and idle applications are callbacks
+//!   (`LongPoll::mount_callback`, like engineioxide's handler) unless `--session-api task`
+//!   gives each session a task reading a `Session`; fan-out and latency push from a task.
 //! - `plain-hyper`: the physical floor. Every request is answered at once with `ok`, except
 //!   in the idle scenario, where a request for [`HOLD_PATH`] is held forever (an idle
 //!   connection with a parked request, like a parked poll).
@@ -58,6 +60,17 @@ struct Args {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// How our servers' echo application takes messages: a callback called in the request's
+    /// task (`LongPoll::mount_callback`), or a task per session reading a `Session`.
+    #[arg(long, value_enum, default_value_t = SessionApi::Callback)]
+    session_api: SessionApi,
+}
+
+/// Which of our session APIs the echo application uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SessionApi {
+    Callback,
+    Task,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     if args.server == Impl::Actix {
-        return serve_actix(listener, address, args.scenario);
+        return serve_actix(listener, address, args.scenario, args.session_api);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -81,7 +94,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // The echo example's app: protocol v1 answered by `LongPollLayer` in front of
                 // an axum `Router`, the cheapest way to serve it on axum (`router_at` routes
                 // through axum first; see BENCHMARKS.md).
-                let (app, registry) = longpoll_examples::echo::app_for(mount(args.scenario)?);
+                let (app, registry) =
+                    longpoll_examples::echo::app_for(mount(args.scenario, args.session_api)?);
                 // The loop the axum examples use, rather than `axum::serve`: it has a header
                 // read timeout, and tells HTTP/1 from HTTP/2 without growing hyper's read
                 // buffer (see `longpoll_examples::hyper_server`).
@@ -97,7 +111,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Impl::AxumRouter => {
                 // `router_at` merged into the app's router (axum's `nest` would rebuild each
                 // request's URI), on the same loop.
-                let (router, registry) = longpoll_examples::echo::router_for(mount(args.scenario)?);
+                let (router, registry) =
+                    longpoll_examples::echo::router_for(mount(args.scenario, args.session_api)?);
                 longpoll_examples::echo::serve_app(
                     listener,
                     router,
@@ -110,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Impl::Hyper => {
                 longpoll_examples::hyper_server::serve(
                     listener,
-                    mount(args.scenario)?,
+                    mount(args.scenario, args.session_api)?,
                     std::future::pending::<()>(),
                 )
                 .await;
@@ -153,12 +168,29 @@ fn config(scenario: Scenario) -> Config {
     config
 }
 
-fn mount(scenario: Scenario) -> Result<Mount, longpoll_core::config::ConfigError> {
+fn mount(
+    scenario: Scenario,
+    session_api: SessionApi,
+) -> Result<Mount, longpoll_core::config::ConfigError> {
     let longpoll = LongPoll::new(config(scenario))?;
     Ok(match scenario {
+        Scenario::Echo if session_api == SessionApi::Callback => {
+            longpoll.mount_callback(|sender| {
+                move |item| {
+                    if let Ok(message @ (Message::Text(_) | Message::Binary(_))) = item {
+                        // One message in flight per session: the buffer always has room.
+                        let _ = sender.try_send(message);
+                    }
+                }
+            })
+        }
         Scenario::Echo => longpoll.mount(echo),
         Scenario::Fanout => longpoll.mount(fan_out),
         Scenario::Latency => longpoll.mount(stamp_every_second),
+        // Nothing to do per session: a callback session has no task at all.
+        Scenario::Idle if session_api == SessionApi::Callback => {
+            longpoll.mount_callback(|_sender| |_item| {})
+        }
         Scenario::Idle => longpoll.mount(hold),
     })
 }
@@ -224,9 +256,10 @@ fn serve_actix(
     listener: std::net::TcpListener,
     address: SocketAddr,
     scenario: Scenario,
+    session_api: SessionApi,
 ) -> Result<(), Box<dyn std::error::Error>> {
     listener.set_nonblocking(false)?;
-    let mount = mount(scenario)?;
+    let mount = mount(scenario, session_api)?;
     actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new().service(longpoll_actix::scope(V1_PATH, mount.clone()))

@@ -15,7 +15,7 @@ pub(crate) fn poll_event(shared: &Shared, cx: &mut Context<'_>) -> Poll<Event> {
             // Taking a message frees inbound room, which may accept a held `POST`.
             let settled = state.settle(shared.id, now);
             drop(state);
-            settled.finish();
+            settled.finish(shared);
             Poll::Ready(event)
         }
         None => {
@@ -76,5 +76,5 @@ pub(crate) fn close(shared: &Shared, frame: Option<CloseFrame>) {
         state.core.close(now, frame);
         state.settle(shared.id, now)
     };
-    settled.finish();
+    settled.finish(shared);
 }

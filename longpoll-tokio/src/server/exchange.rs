@@ -90,7 +90,7 @@ impl Future for Exchange {
             this.stage = Stage::Held(request);
         }
         drop(state);
-        settled.finish();
+        settled.finish(&this.shared);
         match reply {
             Some(reply) => Poll::Ready(reply),
             None => Poll::Pending,
@@ -111,6 +111,6 @@ impl Drop for Exchange {
             }
             state.settle(self.shared.id, now)
         };
-        settled.finish();
+        settled.finish(&self.shared);
     }
 }

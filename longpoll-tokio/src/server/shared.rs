@@ -1,7 +1,8 @@
 //! The state the request handlers, the application and the watchdog share, and the one rule
 //! they all follow after changing it: settle.
 
-use longpoll_core::{Message, Reply, RequestId, SendError, ServerSession, SessionId};
+use super::callback::Callback;
+use longpoll_core::{CloseFrame, Message, Reply, RequestId, SendError, ServerSession, SessionId};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
@@ -33,12 +34,25 @@ pub(crate) struct State {
     /// The application waits for room to send.
     pub(crate) sender: Option<Waker>,
     /// A message the application sent while the outbound buffer was full; it goes in as soon
-    /// as an acknowledgement makes room (`send` waits meanwhile, so this is the only one).
+    /// as an acknowledgement makes room (`send` waits meanwhile, so this is the only one; a
+    /// callback is not called meanwhile).
     pub(crate) unsent: Option<Message>,
+    /// A callback session's close, asked for while a message waited in `unsent`: it follows
+    /// that message.
+    pub(crate) close_after_unsent: Option<Option<CloseFrame>>,
     /// The watchdog while it sleeps: woken when the session closes (so that it ends) or the
     /// core's next deadline comes before the one it sleeps until.
     pub(crate) watchdog: Option<Watchdog>,
     on_close: Option<OnClose>,
+    /// A callback session's callback while nobody calls it ([`super::callback`]). `None` for a
+    /// session the application drives through a `Session`, while a task calls the callback,
+    /// and once the session has ended.
+    pub(crate) callback: Option<Callback>,
+    /// A task is calling the callback; it also delivers whatever arrives meanwhile.
+    pub(crate) delivering: bool,
+    /// The application closed the session itself, so its callback is not told about the end
+    /// (a `Session`'s stream just ends then, too).
+    pub(crate) closed_by_app: bool,
 }
 
 /// The sleeping watchdog.
@@ -57,12 +71,20 @@ struct Waiter {
 
 /// What a settle left to do once the lock is released.
 #[must_use = "call `finish` after releasing the lock"]
-pub(crate) struct Settled(Option<OnClose>);
+pub(crate) struct Settled {
+    on_close: Option<OnClose>,
+    /// The callback has events to take.
+    deliver: bool,
+}
 
 impl Settled {
-    /// Runs what must not run under the session's lock (the registry takes its own).
-    pub(crate) fn finish(self) {
-        if let Some(on_close) = self.0 {
+    /// Runs what must not run under the session's lock: the application's callback (it may
+    /// send, which locks), and the registry's forgetting (it takes the registry's lock).
+    pub(crate) fn finish(self, shared: &Shared) {
+        if self.deliver {
+            super::callback::deliver(shared);
+        }
+        if let Some(on_close) = self.on_close {
             on_close();
         }
     }
@@ -78,8 +100,12 @@ impl Shared {
                 receiver: None,
                 sender: None,
                 unsent: None,
+                close_after_unsent: None,
                 watchdog: None,
                 on_close,
+                callback: None,
+                delivering: false,
+                closed_by_app: false,
             }),
         }
     }
@@ -96,6 +122,20 @@ impl State {
     /// waiting message if there is room now, and wakes whoever has something to do. Call after
     /// every change to the core, before unlocking.
     pub(crate) fn settle(&mut self, id: SessionId, now: std::time::Instant) -> Settled {
+        // First, so that a close waiting for it (and the answers that brings) happens now.
+        if let Some(message) = self.unsent.take() {
+            match self.core.send(now, message) {
+                Err(SendError::Full(message)) => self.unsent = Some(message),
+                // Queued, or dropped because the session is closing: either way `send` is done.
+                _ => {
+                    self.wake_sender();
+                    self.wake_held_poll();
+                    if let Some(frame) = self.close_after_unsent.take() {
+                        self.core.close(now, frame);
+                    }
+                }
+            }
+        }
         while let Some(response) = self.core.poll_response() {
             let status = response.reply.status();
             if (400..500).contains(&status) && ![404, 409, 410].contains(&status) {
@@ -109,19 +149,8 @@ impl State {
                 }
             }
         }
-        if let Some(message) = self.unsent.take() {
-            match self.core.send(now, message) {
-                Err(SendError::Full(message)) => self.unsent = Some(message),
-                // Queued, or dropped because the session is closing: either way `send` is done.
-                _ => {
-                    self.wake_sender();
-                    self.wake_held_poll();
-                }
-            }
-        }
-        if self.core.has_event()
-            && let Some(receiver) = self.receiver.take()
-        {
+        let has_event = self.core.has_event();
+        if has_event && let Some(receiver) = self.receiver.take() {
             receiver.wake();
         }
         let mut on_close = None;
@@ -139,7 +168,12 @@ impl State {
         {
             self.wake_watchdog();
         }
-        Settled(on_close)
+        Settled {
+            on_close,
+            // Not while a message waits for room: received ones wait in the core meanwhile,
+            // which holds the client's sends (backpressure, as for a `Session`).
+            deliver: has_event && self.callback.is_some() && self.unsent.is_none(),
+        }
     }
 
     fn wake_watchdog(&mut self) {

@@ -36,7 +36,7 @@ pub(crate) async fn watchdog(shared: Arc<Shared>, shutdown: CancellationToken) {
                 state.core.close(now, Some(frame));
                 let settled = state.settle(shared.id, now);
                 drop(state);
-                settled.finish();
+                settled.finish(&shared);
                 continue;
             }
             let deadline = state.core.poll_timeout();
@@ -52,7 +52,7 @@ pub(crate) async fn watchdog(shared: Arc<Shared>, shutdown: CancellationToken) {
                 state.core.handle_timeout(now);
                 let settled = state.settle(shared.id, now);
                 drop(state);
-                settled.finish();
+                settled.finish(&shared);
                 continue;
             }
             state.watchdog = Some(Watchdog {
@@ -84,6 +84,6 @@ impl Drop for CloseWhenDone {
             state.core.close(now, Some(frame));
             state.settle(self.0.id, now)
         };
-        settled.finish();
+        settled.finish(&self.0);
     }
 }
