@@ -724,6 +724,32 @@ fn fill_inbound_and_hold_a_post_from(h: &mut Harness, at: Duration, seq: u64) ->
 }
 
 #[test]
+fn the_next_deadline_is_the_earliest_held_request_else_idle_and_the_gone_period_once_closed() {
+    let mut h = Harness::new();
+    // Nothing held: the idle timeout, counted from the last activity.
+    assert_eq!(h.session.poll_timeout(), Some(h.at(IDLE_TIMEOUT)));
+    // A held send alone (poll timeout 10 s, hold timeout 5 s): its deadline, not idle's.
+    let held_send = fill_inbound_and_hold_a_post(&mut h, ms(0));
+    assert_eq!(h.session.poll_timeout(), Some(h.at(ms(10) + HOLD_TIMEOUT)));
+    // A poll held as well: the earlier of the two, whichever it is.
+    let poll = h.poll(ms(20), 0);
+    h.assert_held(poll);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(ms(10) + HOLD_TIMEOUT)));
+    assert_eq!(h.event(secs(1)), Some(Event::Message(msg("a"))));
+    assert_eq!(h.reply(held_send), Reply::NoContent);
+    // The poll alone.
+    assert_eq!(h.session.poll_timeout(), Some(h.at(ms(20) + POLL_TIMEOUT)));
+    // A client close ends the session: the gone period, then nothing.
+    let delete = h.delete(secs(2));
+    let _ = h.reply(delete);
+    let _ = h.events(secs(2));
+    assert!(h.session.is_closed());
+    assert_eq!(h.session.poll_timeout(), Some(h.at(secs(2) + GONE_TIMEOUT)));
+    h.timeout(secs(2) + GONE_TIMEOUT);
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
 fn full_inbound_buffer_holds_the_post_until_the_app_takes_a_message() {
     let mut h = Harness::new();
     let held = fill_inbound_and_hold_a_post(&mut h, ms(0));

@@ -1,9 +1,9 @@
 //! Headers: a reply's, the origin policy's extra ones, and the request's that the protocol reads.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request};
-use longpoll_core::reply::HeaderText;
+use longpoll_core::reply::{FRAMES_CONTENT_TYPE, HeaderText, SEQ_HEADER};
 use longpoll_core::{Config, OriginDecision, Reply};
 
 /// A reply's headers. The core's names are lowercase tokens (its tests check them), taken
@@ -19,12 +19,35 @@ pub fn reply_headers(reply: &Reply) -> HeaderMap {
     // Room for the reply's headers and a few more (content-length, an origin policy's
     // CORS headers) without growing: a map made for 3 moves its entries on the fourth.
     let mut headers = HeaderMap::with_capacity(6);
+    match reply {
+        // The two answers every message costs (a send's `204`, a poll's frames), from names
+        // and values made at compile time; the same as `Reply::headers` gives (tested).
+        Reply::NoContent => {
+            headers.insert(CACHE_CONTROL, NO_STORE);
+        }
+        Reply::Frames { first_seq, .. } => {
+            headers.insert(CACHE_CONTROL, NO_STORE);
+            headers.insert(CONTENT_TYPE, FRAMES_TYPE);
+            if let Some(value) = header_value(HeaderText::Number(*first_seq)) {
+                headers.insert(SEQ, value);
+            }
+        }
+        other => add_core_headers(&mut headers, other),
+    }
+    headers
+}
+
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const FRAMES_TYPE: HeaderValue = HeaderValue::from_static(FRAMES_CONTENT_TYPE);
+const SEQ: HeaderName = HeaderName::from_static(SEQ_HEADER);
+
+/// Every header [`Reply::headers`] lists, converted one by one.
+fn add_core_headers(headers: &mut HeaderMap, reply: &Reply) {
     for (name, value) in reply.headers() {
         if let Some(value) = header_value(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
-    headers
 }
 
 /// A core header value: fixed text and numbers below
@@ -32,7 +55,7 @@ pub fn reply_headers(reply: &Reply) -> HeaderMap {
 /// numbers with one (`HeaderValue::from(u64)` makes two).
 ///
 /// ```
-/// use longpoll_core::reply::HeaderText;
+/// use longpoll_core::reply::{FRAMES_CONTENT_TYPE, HeaderText, SEQ_HEADER};
 ///
 /// assert_eq!(longpoll_http::header_value(HeaderText::Number(12_345)).unwrap(), "12345");
 /// ```
@@ -87,6 +110,22 @@ mod tests {
             header_value(HeaderText::Static("no-store")).unwrap(),
             "no-store"
         );
+    }
+
+    #[test]
+    fn the_hot_replies_have_exactly_the_cores_headers() {
+        let mut replies = vec![Reply::NoContent];
+        for first_seq in [0, 1, 9_999, 10_000, u64::MAX] {
+            replies.push(Reply::Frames {
+                first_seq,
+                body: Bytes::from_static(b"x"),
+            });
+        }
+        for reply in replies {
+            let mut from_core = HeaderMap::new();
+            add_core_headers(&mut from_core, &reply);
+            assert_eq!(reply_headers(&reply), from_core, "{reply:?}");
+        }
     }
 
     #[test]

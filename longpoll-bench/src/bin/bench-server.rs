@@ -178,8 +178,9 @@ fn mount(
             longpoll.mount_callback(|sender| {
                 move |item| {
                     if let Ok(message @ (Message::Text(_) | Message::Binary(_))) = item {
-                        // One message in flight per session: the buffer always has room.
-                        let _ = sender.try_send(message);
+                        // Waits for room if it must (pausing the session's receiving), like
+                        // the task's `send`; with one message in flight it never does.
+                        let _ = sender.send(message);
                     }
                 }
             })

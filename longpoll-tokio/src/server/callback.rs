@@ -29,17 +29,16 @@ pub(crate) fn deliver(shared: &Shared) {
     };
     state.delivering = true;
     loop {
-        let now = read_clock();
         // A message waiting for room pauses the callback (see `Settled`); the settle that
         // lets it in delivers again.
-        let event = match state.unsent {
-            None => state.core.poll_event(now),
-            Some(_) => None,
-        };
-        let Some(event) = event else {
+        if state.unsent.is_some() || !state.core.has_event() {
             state.callback = Some(callback);
             state.delivering = false;
             return;
+        }
+        let now = read_clock();
+        let Some(event) = state.core.poll_event(now) else {
+            continue;
         };
         let (item, last) = match event {
             Event::Message(message) => (Some(Ok(message.into())), false),
