@@ -18,6 +18,9 @@ pub(crate) enum Target {
     Axum,
     /// Ours on axum through `router_at`, merged into the app's router.
     AxumRouter,
+    /// Ours on axum as `Axum`, with a task per session reading a `Session` instead of a
+    /// callback (echo and idle only: fan-out and latency push from a task anyway).
+    AxumTask,
     Hyper,
     Actix,
     PlainHyper,
@@ -26,9 +29,10 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    pub(crate) const ALL: [Target; 7] = [
+    pub(crate) const ALL: [Target; 8] = [
         Target::Axum,
         Target::AxumRouter,
+        Target::AxumTask,
         Target::Hyper,
         Target::Actix,
         Target::PlainHyper,
@@ -41,6 +45,7 @@ impl Target {
         match self {
             Target::Axum => "axum",
             Target::AxumRouter => "axum_router",
+            Target::AxumTask => "axum_task",
             Target::Hyper => "hyper",
             Target::Actix => "actix",
             Target::PlainHyper => "plain_hyper",
@@ -51,15 +56,21 @@ impl Target {
 
     fn protocol(self) -> Protocol {
         match self {
-            Target::Axum | Target::AxumRouter | Target::Hyper | Target::Actix => Protocol::V1,
+            Target::Axum
+            | Target::AxumRouter
+            | Target::AxumTask
+            | Target::Hyper
+            | Target::Actix => Protocol::V1,
             Target::PlainHyper => Protocol::Plain,
             Target::Engineioxide | Target::EngineioNode => Protocol::Engineio,
         }
     }
 
-    /// The plain server has no sessions to push to.
+    /// The plain server has no sessions to push to; `axum_task` differs from `axum` only
+    /// where the application receives.
     pub(crate) fn runs(self, scenario: Scenario) -> bool {
-        self != Target::PlainHyper || matches!(scenario, Scenario::Echo | Scenario::Idle)
+        !matches!(self, Target::PlainHyper | Target::AxumTask)
+            || matches!(scenario, Scenario::Echo | Scenario::Idle)
     }
 }
 
@@ -366,9 +377,13 @@ fn run_one(
             let name = match target {
                 Target::PlainHyper => "plain-hyper",
                 Target::AxumRouter => "axum-router",
+                Target::AxumTask => "axum",
                 other => other.name(),
             };
             command.args(["--impl", name]);
+            if target == Target::AxumTask {
+                command.args(["--session-api", "task"]);
+            }
             command
         }
     };

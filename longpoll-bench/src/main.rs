@@ -23,7 +23,7 @@ struct Cli {
     /// 10,000 idle sessions.
     #[arg(long)]
     quick: bool,
-    /// Only these servers (comma-separated: axum, axum_router, hyper, actix, plain_hyper,
+    /// Only these servers (comma-separated: axum, axum_router, axum_task, hyper, actix, plain_hyper,
     /// engineioxide, engineio_node).
     #[arg(long, value_delimiter = ',')]
     servers: Vec<String>,

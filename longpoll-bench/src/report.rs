@@ -335,7 +335,11 @@ pub(crate) fn svg_chart(table: &Table, title: &str) -> String {
             let w = spread.median / max * chart_w;
             let (lo, hi) = (spread.min / max * chart_w, spread.max / max * chart_w);
             let colour = match target {
-                Target::Axum | Target::AxumRouter | Target::Hyper | Target::Actix => "#2b7bb9",
+                Target::Axum
+                | Target::AxumRouter
+                | Target::AxumTask
+                | Target::Hyper
+                | Target::Actix => "#2b7bb9",
                 Target::PlainHyper => "#999999",
                 Target::Engineioxide => "#d9822b",
                 Target::EngineioNode => "#6aa84f",
