@@ -193,9 +193,9 @@ impl LongPoll {
     /// let mount = LongPoll::default().mount_callback(|sender| {
     ///     move |item: Result<Message, _>| {
     ///         if let Ok(message @ (Message::Text(_) | Message::Binary(_))) = item {
-    ///             // The client has the previous reply before it sends again, so the
-    ///             // outbound buffer has room; a full one would give the message back.
-    ///             let _ = sender.try_send(message);
+    ///             // Waits in the session if the client is behind (and pauses this
+    ///             // callback meanwhile); gives the message back once the session closed.
+    ///             let _ = sender.send(message);
     ///         }
     ///     }
     /// });

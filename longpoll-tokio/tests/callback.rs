@@ -2,8 +2,10 @@
 //! item in the task of the request that brought it, and sends with a `SessionSender`.
 //! Exercised through `SessionHandle::exchange` on a paused clock.
 
-use bytes::{Bytes, BytesMut};
-use longpoll_core::wire::{Frame, decode_body, encode_frame};
+mod support;
+
+use bytes::Bytes;
+use longpoll_core::wire::{Frame, decode_body};
 use longpoll_core::{CloseReason, Config, Reply, Route, SessionParams};
 use longpoll_tokio::{
     CloseFrame, Error, LongPoll, Message, SessionHandle, SessionRequest, SessionSender,
@@ -12,6 +14,7 @@ use longpoll_tokio::{
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::{body, text};
 
 fn config() -> Config {
     let mut config = Config::default();
@@ -21,18 +24,6 @@ fn config() -> Config {
     config.outbound_max_messages = 4;
     config.max_message_bytes = 1_000;
     config
-}
-
-fn body(frames: &[Frame]) -> Bytes {
-    let mut out = BytesMut::new();
-    for frame in frames {
-        encode_frame(frame, &mut out).unwrap();
-    }
-    out.freeze()
-}
-
-fn text(s: &str) -> Frame {
-    Frame::Message(longpoll_core::Message::from(s))
 }
 
 async fn send(handle: &SessionHandle, seq: u64, frames: &[Frame]) -> Reply {

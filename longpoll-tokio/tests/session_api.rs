@@ -1,15 +1,18 @@
 //! The tokio driver and the `Session` API, exercised through `SessionHandle::exchange` on a
 //! paused clock (timeouts pass instantly, deterministically).
 
-use bytes::{Bytes, BytesMut};
+mod support;
+
+use bytes::Bytes;
 use futures_util::StreamExt;
-use longpoll_core::wire::{Frame, decode_body, encode_frame};
+use longpoll_core::wire::{Frame, decode_body};
 use longpoll_core::{CloseReason, Config, Reply};
 use longpoll_tokio::{
     CloseFrame, Error, LongPoll, Message, Registry, Session, SessionHandle, SessionRequest,
     close_code,
 };
 use std::time::Duration;
+use support::{body, text};
 use tokio::sync::mpsc;
 
 fn config() -> Config {
@@ -19,18 +22,6 @@ fn config() -> Config {
     config.idle_timeout = Duration::from_secs(10);
     config.gone_timeout = Duration::from_secs(3);
     config
-}
-
-fn body(frames: &[Frame]) -> Bytes {
-    let mut out = BytesMut::new();
-    for frame in frames {
-        encode_frame(frame, &mut out).unwrap();
-    }
-    out.freeze()
-}
-
-fn text(s: &str) -> Frame {
-    Frame::Message(longpoll_core::Message::from(s))
 }
 
 async fn poll(handle: &SessionHandle, ack: u64) -> Reply {
