@@ -25,17 +25,22 @@ pub const MOUNT_PATH: &str = "/longpoll";
 /// Close code the echo servers use for `close-me`.
 pub const CLOSE_ME_CODE: u16 = 4000;
 
+/// The echo's answer to one item of a session: the same message back, or the close that
+/// `close-me` asks for; `None` once the session has ended.
+fn reply_to(item: Result<Message, Error>) -> Option<Message> {
+    match item {
+        Ok(Message::Text(text)) if text.as_str() == "close-me" => Some(Message::Close(Some(
+            CloseFrame::new(CLOSE_ME_CODE, "requested"),
+        ))),
+        Ok(Message::Close(_)) | Err(_) => None,
+        Ok(message) => Some(message),
+    }
+}
+
 /// Echoes one session until it ends.
 pub async fn echo(session: Session) {
     let (mut tx, mut rx) = session.split();
-    while let Some(item) = rx.next().await {
-        let reply = match item {
-            Ok(Message::Text(text)) if text.as_str() == "close-me" => {
-                Message::Close(Some(CloseFrame::new(CLOSE_ME_CODE, "requested")))
-            }
-            Ok(Message::Close(_)) | Err(_) => break,
-            Ok(message) => message,
-        };
+    while let Some(reply) = rx.next().await.and_then(reply_to) {
         if tx.send(reply).await.is_err() {
             break;
         }
@@ -48,17 +53,11 @@ pub async fn echo(session: Session) {
 /// and so do the client's next messages: nothing is lost.
 pub fn echo_callback(sender: SessionSender) -> impl FnMut(Result<Message, Error>) + Send {
     move |item| {
-        let reply = match item {
-            Ok(Message::Text(text)) if text.as_str() == "close-me" => {
-                Message::Close(Some(CloseFrame::new(CLOSE_ME_CODE, "requested")))
-            }
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
-            // The session ended; there is nobody to answer.
-            Ok(Message::Close(_)) | Err(_) => return,
-        };
-        // Only one reply can wait for room, and the callback is paused while it does, so
-        // this gives nothing back but for a session that is closing.
-        let _ = sender.send(reply);
+        if let Some(reply) = reply_to(item) {
+            // Only one reply can wait for room, and the callback is paused while it does, so
+            // this gives nothing back but for a session that is closing.
+            let _ = sender.send(reply);
+        }
     }
 }
 
@@ -93,11 +92,7 @@ pub fn mount(args: &EchoArgs) -> Result<Mount, ConfigError> {
 
 /// The echo mount the flags ask for, with the echo as a callback ([`echo_callback`]).
 pub fn mount_callback(args: &EchoArgs) -> Result<Mount, ConfigError> {
-    let longpoll = LongPoll::new(args.config()?)?;
-    Ok(Mount::with_callback(
-        Registry::new(longpoll, args.max_sessions),
-        echo_callback,
-    ))
+    Ok(Mount::with_callback(registry(args)?, echo_callback))
 }
 
 /// Like [`mount`], with another handler (tests use it to watch how sessions end).
@@ -106,10 +101,14 @@ where
     H: Fn(Session) -> F + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let longpoll = LongPoll::new(args.config()?)?;
-    Ok(Mount::new(
-        Registry::new(longpoll, args.max_sessions),
-        handler,
+    Ok(Mount::new(registry(args)?, handler))
+}
+
+/// An empty registry with the flags' configuration and `--max-sessions` as its cap.
+fn registry(args: &EchoArgs) -> Result<Registry, ConfigError> {
+    Ok(Registry::new(
+        LongPoll::new(args.config()?)?,
+        args.max_sessions,
     ))
 }
 

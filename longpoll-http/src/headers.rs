@@ -55,7 +55,7 @@ fn add_core_headers(headers: &mut HeaderMap, reply: &Reply) {
 /// numbers with one (`HeaderValue::from(u64)` makes two).
 ///
 /// ```
-/// use longpoll_core::reply::{FRAMES_CONTENT_TYPE, HeaderText, SEQ_HEADER};
+/// use longpoll_core::reply::HeaderText;
 ///
 /// assert_eq!(longpoll_http::header_value(HeaderText::Number(12_345)).unwrap(), "12345");
 /// ```

@@ -31,9 +31,9 @@
 //! the application's [`Session`] lock in turn: a request the core can answer at once is
 //! answered by its own handler, and the application takes and queues messages in place. An
 //! echoed message wakes two tasks, the application and the held poll's handler (only the
-//! latter with a callback). A small task
-//! per session (the watchdog) sleeps through the traffic and wakes only for the idle
-//! timeout, a held request's deadline, a server shutdown, or the close. A parked poll is a
+//! latter with a callback). A small task per session (the watchdog) sleeps through the
+//! traffic and wakes only for the idle timeout, a held request's deadline, a server
+//! shutdown, or the close. A parked poll is a
 //! few words: it has no timer of its own. Measure a session's memory with
 //!
 //! ```sh
