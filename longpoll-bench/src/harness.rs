@@ -19,7 +19,7 @@ pub(crate) enum Target {
     /// Ours on axum through `router_at`, merged into the app's router.
     AxumRouter,
     /// Ours on axum as `Axum`, with a task per session reading a `Session` instead of a
-    /// callback (echo and idle only: fan-out and latency push from a task anyway).
+    /// callback (echo, latency and idle; fan-out pushes from a `Session` in both).
     AxumTask,
     Hyper,
     Actix,
@@ -67,10 +67,13 @@ impl Target {
     }
 
     /// The plain server has no sessions to push to; `axum_task` differs from `axum` only
-    /// where the application receives.
+    /// in how the application is written, and not in fan-out.
     pub(crate) fn runs(self, scenario: Scenario) -> bool {
         !matches!(self, Target::PlainHyper | Target::AxumTask)
-            || matches!(scenario, Scenario::Echo | Scenario::Idle)
+            || matches!(
+                scenario,
+                Scenario::Echo | Scenario::Latency | Scenario::Idle
+            )
     }
 }
 

@@ -4,17 +4,23 @@
 /// Numbers below this have a table entry.
 pub const SMALL_DECIMALS: u64 = 10_000;
 
-/// Every number below [`SMALL_DECIMALS`], right-aligned in four digits.
-static DIGITS: [[u8; 4]; SMALL_DECIMALS as usize] = digits();
+/// Every number below [`SMALL_DECIMALS`], right-aligned in four digits, one after another:
+/// text checked once, at compile time, so reading an entry costs no UTF-8 check.
+static DIGITS: &str = match core::str::from_utf8(&digits()) {
+    Ok(text) => text,
+    Err(_) => panic!("decimal digits are ASCII"),
+};
 
-const fn digits() -> [[u8; 4]; SMALL_DECIMALS as usize] {
-    let mut table = [[b'0'; 4]; SMALL_DECIMALS as usize];
+const TABLE_BYTES: usize = 4 * SMALL_DECIMALS as usize;
+
+const fn digits() -> [u8; TABLE_BYTES] {
+    let mut table = [b'0'; TABLE_BYTES];
     let mut n = 0;
     while n < SMALL_DECIMALS as usize {
         let (mut rest, mut place) = (n, 4);
         while rest > 0 {
             place -= 1;
-            table[n][place] = b'0' + (rest % 10) as u8;
+            table[4 * n + place] = b'0' + (rest % 10) as u8;
             rest /= 10;
         }
         n += 1;
@@ -32,14 +38,15 @@ const fn digits() -> [[u8; 4]; SMALL_DECIMALS as usize] {
 /// assert_eq!(small_decimal(10_000), None);
 /// ```
 pub fn small_decimal(n: u64) -> Option<&'static str> {
-    let digits = DIGITS.get(usize::try_from(n).ok()?)?;
     let len = match n {
         0..10 => 1,
         10..100 => 2,
         100..1_000 => 3,
-        _ => 4,
+        1_000..SMALL_DECIMALS => 4,
+        _ => return None,
     };
-    core::str::from_utf8(&digits[4 - len..]).ok()
+    let end = 4 * (n as usize + 1);
+    DIGITS.get(end - len..end)
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@
 //! - ours (`axum`, `axum-router`, `hyper`, `actix`): protocol v1 at `/longpoll` through each
 //!   adapter's public API: `axum` is `LongPollLayer` in front of a `Router`, `axum-router` is
 //!   `router_at` merged into one; `hyper` is the example server's own serve loop
-//!   (`longpoll-examples`). The echo and idle applications are callbacks
-//!   (`LongPoll::mount_callback`, like engineioxide's handler) unless `--session-api task`
-//!   gives each session a task reading a `Session`; fan-out and latency push from a task.
+//!   (`longpoll-examples`). The echo, latency and idle applications are callback sessions
+//!   (`LongPoll::mount_callback`, like engineioxide's handler; the latency one spawns a
+//!   ticking task with its `SessionSender`, as engineioxide's `on_connect` does) unless
+//!   `--session-api task` gives each session a task with a `Session`; fan-out pushes from a
+//!   `Session`.
 //! - `plain-hyper`: the physical floor. Every request is answered at once with `ok`, except
 //!   in the idle scenario, where a request for [`HOLD_PATH`] is held forever (an idle
 //!   connection with a parked request, like a parked poll).
@@ -30,7 +32,7 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use longpoll_bench::{HOLD_PATH, IDLE_HOLD_MS, Scenario, V1_PATH, payload, stamped_payload};
 use longpoll_core::Config;
-use longpoll_tokio::{LongPoll, Message, Mount, Session};
+use longpoll_tokio::{LongPoll, Message, Mount, Session, SessionSender, TrySendError};
 use std::convert::Infallible;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -60,13 +62,13 @@ struct Args {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// How our servers' echo application takes messages: a callback called in the request's
-    /// task (`LongPoll::mount_callback`), or a task per session reading a `Session`.
+    /// How our servers' echo, latency and idle applications are written: callback sessions
+    /// (`LongPoll::mount_callback`), or a task per session with a `Session`.
     #[arg(long, value_enum, default_value_t = SessionApi::Callback)]
     session_api: SessionApi,
 }
 
-/// Which of our session APIs the echo application uses.
+/// Which of our session APIs the applications use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SessionApi {
     Callback,
@@ -187,6 +189,13 @@ fn mount(
         }
         Scenario::Echo => longpoll.mount(echo),
         Scenario::Fanout => longpoll.mount(fan_out),
+        // Like engineioxide's `on_connect`: a task per session that pushes on its own.
+        Scenario::Latency if session_api == SessionApi::Callback => {
+            longpoll.mount_callback(|sender| {
+                tokio::spawn(stamp_every_second_to(sender));
+                |_item| {}
+            })
+        }
         Scenario::Latency => longpoll.mount(stamp_every_second),
         // Nothing to do per session: a callback session has no task at all.
         Scenario::Idle if session_api == SessionApi::Callback => {
@@ -238,6 +247,21 @@ async fn stamp_every_second(session: Session) {
     tokio::select! {
         () = sender => {}
         () = async { while rx.next().await.is_some() {} } => {}
+    }
+}
+
+/// The latency application of a callback session: ends when the session is closed.
+async fn stamp_every_second_to(sender: SessionSender) {
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + random_phase(),
+        Duration::from_secs(1),
+    );
+    loop {
+        ticks.tick().await;
+        // One message a second never waits for room; `Full` would only drop a stamp.
+        if let Err(TrySendError::Closed(_)) = sender.send(Message::Text(stamped_payload().into())) {
+            break;
+        }
     }
 }
 
