@@ -66,14 +66,15 @@ impl Target {
         }
     }
 
-    /// The plain server has no sessions to push to; `axum_task` differs from `axum` only
-    /// in how the application is written, and not in fan-out.
+    /// The plain server has no sessions to push to (echo counts its exchanges, idle its
+    /// connections); `axum_task` differs from `axum` only in how the application is written,
+    /// and fan-out is written the same way on both.
     pub(crate) fn runs(self, scenario: Scenario) -> bool {
-        !matches!(self, Target::PlainHyper | Target::AxumTask)
-            || matches!(
-                scenario,
-                Scenario::Echo | Scenario::Latency | Scenario::Idle
-            )
+        match self {
+            Target::PlainHyper => matches!(scenario, Scenario::Echo | Scenario::Idle),
+            Target::AxumTask => scenario != Scenario::Fanout,
+            _ => true,
+        }
     }
 }
 
@@ -473,4 +474,37 @@ pub(crate) fn core_probe(tools: &Tools, quick: bool) -> Result<Vec<String>, BoxE
         .filter(|line| line.starts_with("figure "))
         .map(str::to_owned)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_server_runs_echo_and_idle_and_axum_task_all_but_fan_out() {
+        let scenarios = |target: Target| {
+            [
+                Scenario::Echo,
+                Scenario::Fanout,
+                Scenario::Latency,
+                Scenario::Idle,
+            ]
+            .into_iter()
+            .filter(|&scenario| target.runs(scenario))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            scenarios(Target::PlainHyper),
+            [Scenario::Echo, Scenario::Idle]
+        );
+        assert_eq!(
+            scenarios(Target::AxumTask),
+            [Scenario::Echo, Scenario::Latency, Scenario::Idle]
+        );
+        for target in Target::ALL {
+            if !matches!(target, Target::PlainHyper | Target::AxumTask) {
+                assert_eq!(scenarios(target).len(), 4, "{}", target.name());
+            }
+        }
+    }
 }
