@@ -86,6 +86,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for check in &headline.checks {
         println!("{check}");
     }
+    let warnings = report::disturbances(&table);
+    for warning in &warnings {
+        println!("{warning}");
+    }
     std::fs::create_dir_all(&out)?;
     let kind = if cli.quick { "quick" } else { "full" };
     let title = format!("longpoll-bench ({kind} run): medians, lines show min–max");
@@ -95,6 +99,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     figures.push('\n');
     figures.push_str(&headline.checks.join("\n"));
     figures.push('\n');
+    for warning in &warnings {
+        figures.push_str(warning);
+        figures.push('\n');
+    }
     std::fs::write(out.join("figures.txt"), figures)?;
     let raw: Vec<serde_json::Value> = runs
         .iter()

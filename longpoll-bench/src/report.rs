@@ -240,6 +240,36 @@ pub(crate) fn figures(table: &Table, core_lines: &[String]) -> Headline {
     Headline { lines, checks }
 }
 
+/// How far one server's echo CPU per message may range between repetitions (max over min)
+/// before the run is called disturbed: a server's own cost barely moves (the quiet full runs
+/// stayed within 4%), so a wider range means something else took the machine.
+const STEADY_ECHO_CPU_RANGE: f64 = 1.10;
+
+/// A `warning` line for each server whose echo CPU per message ranged wider than
+/// [`STEADY_ECHO_CPU_RANGE`] between repetitions: its medians, and the ratios built on them,
+/// are then not to be trusted.
+pub(crate) fn disturbances(table: &Table) -> Vec<String> {
+    table
+        .iter()
+        .filter(|((metric, _), spread)| {
+            *metric == "echo_cpu_us_per_msg"
+                && spread.count > 1
+                && spread.max > spread.min * STEADY_ECHO_CPU_RANGE
+        })
+        .map(|((metric, target), spread)| {
+            format!(
+                "warning {metric}_{} ranged {}–{} us over {} repetitions ({:.0}% above its \
+                 lowest): the machine was likely disturbed; ratios built on it are unreliable",
+                target.name(),
+                round(spread.min),
+                round(spread.max),
+                spread.count,
+                (spread.max / spread.min - 1.0) * 100.0
+            )
+        })
+        .collect()
+}
+
 /// Three significant digits, or whole numbers when larger.
 fn round(value: f64) -> f64 {
     if value.abs() >= 100.0 {
@@ -374,6 +404,27 @@ pub(crate) fn svg_chart(table: &Table, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_whose_echo_cpu_ranged_widely_is_named() {
+        let mut table = Table::new();
+        let steady = Spread::of(vec![15.0, 15.3, 15.5]).unwrap();
+        let disturbed = Spread::of(vec![15.2, 15.6, 18.2]).unwrap();
+        table.insert(("echo_cpu_us_per_msg", Target::Axum), steady);
+        table.insert(
+            ("echo_cpu_us_per_msg", Target::Engineioxide),
+            disturbed.clone(),
+        );
+        // Only echo CPU is judged: latency and throughput vary on their own.
+        table.insert(("latency_p99_us", Target::Axum), disturbed);
+        let warnings = disturbances(&table);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("warning echo_cpu_us_per_msg_engineioxide ranged 15.2–18.2 us"),
+            "{}",
+            warnings[0]
+        );
+    }
 
     #[test]
     fn spread_takes_the_median_of_finite_values() {
