@@ -228,10 +228,7 @@ async fn fan_out(mut session: Session) {
 async fn stamp_every_second(session: Session) {
     let (mut tx, mut rx) = session.split();
     let sender = async move {
-        let mut ticks = tokio::time::interval_at(
-            tokio::time::Instant::now() + random_phase(),
-            Duration::from_secs(1),
-        );
+        let mut ticks = every_second();
         loop {
             ticks.tick().await;
             if tx
@@ -252,10 +249,7 @@ async fn stamp_every_second(session: Session) {
 
 /// The latency application of a callback session: ends when the session is closed.
 async fn stamp_every_second_to(sender: SessionSender) {
-    let mut ticks = tokio::time::interval_at(
-        tokio::time::Instant::now() + random_phase(),
-        Duration::from_secs(1),
-    );
+    let mut ticks = every_second();
     loop {
         ticks.tick().await;
         // One message a second never waits for room; `Full` would only drop a stamp.
@@ -267,6 +261,14 @@ async fn stamp_every_second_to(sender: SessionSender) {
 
 async fn hold(mut session: Session) {
     while session.recv().await.is_some() {}
+}
+
+/// A session's one-second ticks, every latency application's (ours and engineioxide's).
+fn every_second() -> tokio::time::Interval {
+    tokio::time::interval_at(
+        tokio::time::Instant::now() + random_phase(),
+        Duration::from_secs(1),
+    )
 }
 
 /// Spreads the sessions' one-second ticks over the second, so the server pushes evenly.
@@ -384,10 +386,7 @@ async fn engineio_fan_out(socket: Arc<Socket<AtomicBool>>) {
 }
 
 async fn engineio_stamp_every_second(socket: Arc<Socket<AtomicBool>>) {
-    let mut ticks = tokio::time::interval_at(
-        tokio::time::Instant::now() + random_phase(),
-        Duration::from_secs(1),
-    );
+    let mut ticks = every_second();
     loop {
         ticks.tick().await;
         if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
