@@ -241,8 +241,9 @@ pub(crate) fn figures(table: &Table, core_lines: &[String]) -> Headline {
 }
 
 /// How far one server's echo CPU per message may range between repetitions (max over min)
-/// before the run is called disturbed: a server's own cost barely moves (the quiet full runs
-/// stayed within 4%), so a wider range means something else took the machine.
+/// before the run is called disturbed: a server's own cost barely moves (in the quiet full run
+/// of 2026-12-06 16:31, axum and engineioxide stayed within 3%), so a wider range means
+/// something else took the machine.
 const STEADY_ECHO_CPU_RANGE: f64 = 1.10;
 
 /// A `warning` line for each server whose echo CPU per message ranged wider than
