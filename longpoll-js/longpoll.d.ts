@@ -29,6 +29,12 @@ export interface LongPollOptions {
   maxResponseBytes?: number;
   /** In a browser, end the session with a keepalive `DELETE` on `pagehide`. Default true. */
   closeOnPageHide?: boolean;
+  /**
+   * Sends carry `ack`, so the server may answer one with the replies its application queued
+   * while taking it: one HTTP exchange per round trip instead of two (PROTOCOL.md 5.3). A
+   * server without that section ignores it. Default true.
+   */
+  ackOnSend?: boolean;
   /** Source of retry jitter, uniform in [0, 1). Default `Math.random`. */
   random?: () => number;
 }

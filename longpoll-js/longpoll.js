@@ -294,6 +294,7 @@ const DEFAULT_OPTIONS = Object.freeze({
   outboundMaxMessages: 65536,
   maxResponseBytes: 64 * 1024 * 1024,
   closeOnPageHide: true,
+  ackOnSend: true,
 });
 
 const DURATION_OPTIONS = [
@@ -328,9 +329,9 @@ function readOptions(second) {
       if (key === 'fetch' || key === 'random') {
         if (typeof value !== 'function')
           throw new TypeError(`LongPoll: option "${key}" must be a function`);
-      } else if (key === 'closeOnPageHide') {
+      } else if (key === 'closeOnPageHide' || key === 'ackOnSend') {
         if (typeof value !== 'boolean')
-          throw new TypeError('LongPoll: option "closeOnPageHide" must be a boolean');
+          throw new TypeError(`LongPoll: option "${key}" must be a boolean`);
       } else if (DURATION_OPTIONS.includes(key) || COUNT_OPTIONS.includes(key)) {
         const min = COUNT_OPTIONS.includes(key) ? 1 : 0;
         if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
@@ -859,7 +860,8 @@ export class LongPoll extends EventTarget {
       ...extra,
     };
     slot.inFlight = flight;
-    const wantsBody = slot === this.#poll;
+    // A poll's `200` carries frames, and so does a send's when it carried `ack` (5.3).
+    const wantsBody = slot === this.#poll || this.#options.ackOnSend;
     // `no-store`: a poll URL repeats (same ack), and a cached answer would be stale.
     // Through a promise: an injected fetch that throws counts as a failed request.
     new Promise((resolve) =>
@@ -910,7 +912,10 @@ export class LongPoll extends EventTarget {
     }
     const first = this.#outbound[0];
     const last = this.#outbound[frames.length - 1];
-    const url = this.#sessionUrl({ seq: String(first.seq) });
+    // With `ack`, the server may answer with the replies to these frames (section 5.3).
+    const query = { seq: String(first.seq) };
+    if (this.#options.ackOnSend) query.ack = String(this.#received);
+    const url = this.#sessionUrl(query);
     const init = {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
@@ -1003,7 +1008,7 @@ export class LongPoll extends EventTarget {
   #takeFrames(answer) {
     const first = decimalHeader(answer.headers, 'Longpoll-Seq');
     if (first === undefined) {
-      this.#fail('protocol error: a 200 answer to a poll without a valid Longpoll-Seq', true);
+      this.#fail('protocol error: a 200 answer without a valid Longpoll-Seq', true);
       return;
     }
     if (first > this.#received) {
@@ -1051,11 +1056,13 @@ export class LongPoll extends EventTarget {
   #sendAnswered(at, flight, answer) {
     const slot = this.#send;
     switch (answer.status) {
+      case 200: // accepted, with server frames: the send carried `ack` (section 5.3)
       case 204:
         slot.succeeded();
         this.#outbound.splice(0, flight.frames);
         this.#bytesAcknowledged += flight.payload;
         if (flight.carriesClose) this.#finishOwnClose(false);
+        if (answer.status === 200 && this.#state === 'open') this.#takeFrames(answer);
         return;
       case 404:
       case 410:

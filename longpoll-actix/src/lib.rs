@@ -145,9 +145,9 @@ async fn answer_for(
     let session_request = match operation {
         Operation::Poll { ack } => SessionRequest::Poll { ack },
         Operation::Close => SessionRequest::Close,
-        Operation::Send { seq } => {
+        Operation::Send { seq, ack } => {
             match read_body_within(request, payload, handle.config()).await {
-                Ok(body) => SessionRequest::Send { seq, body },
+                Ok(body) => SessionRequest::Send { seq, ack, body },
                 Err(reply) => return into_response(reply),
             }
         }

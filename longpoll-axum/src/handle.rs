@@ -38,10 +38,10 @@ impl SessionHandleExt for SessionHandle {
         let request = match route {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
-            Operation::Send { seq } => {
+            Operation::Send { seq, ack } => {
                 let read = body_read(body, &parts.headers, self.config());
                 let handle = self.clone();
-                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, body });
+                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, ack, body });
                 let respond: Boxed = Box::pin(respond_after_body(read, extra, exchange));
                 return Either::Right(respond).map(Ok);
             }

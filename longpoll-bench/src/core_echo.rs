@@ -66,7 +66,9 @@ impl EchoLoop {
     ) -> usize {
         let now = self.now;
         before(Step::Send);
-        let _ = self.session.handle_send(now, self.seq, self.body.clone());
+        let _ = self
+            .session
+            .handle_send(now, self.seq, None, self.body.clone());
         let accepted = self.session.poll_response().expect("the send is answered");
         after(Step::Send);
         debug_assert_eq!(accepted.reply, Reply::NoContent);

@@ -62,6 +62,11 @@ pub(crate) struct LoadArgs {
     /// Give up on sessions that are not all open after this long.
     #[arg(long, default_value_t = 60_000)]
     pub(crate) setup_timeout_ms: u64,
+    /// Protocol v1 sends without `ack`, so the server answers them `204` and replies come on
+    /// the poll (two exchanges per echo), as from a client without `PROTOCOL.md` section 5.3.
+    /// By default sends carry `ack`, as our clients' do.
+    #[arg(long)]
+    pub(crate) no_send_ack: bool,
 }
 
 /// What one run measured.
@@ -158,8 +163,10 @@ async fn drive(args: LoadArgs) -> Result<RunResult, BoxError> {
     for _ in 0..args.sessions {
         let (http, stats, opening) = (http.clone(), stats.clone(), opening.clone());
         let (protocol, scenario) = (args.protocol, args.scenario);
+        let send_ack = !args.no_send_ack;
         tokio::spawn(async move {
-            if let Err(error) = session(http, protocol, scenario, &stats, &opening).await {
+            let session = session(http, protocol, scenario, send_ack, &stats, &opening);
+            if let Err(error) = session.await {
                 stats.error("session", format!("{error:?}"));
             }
         });
@@ -371,14 +378,23 @@ struct Conn {
 /// Where an open session's requests go.
 #[derive(Debug, Clone)]
 enum Place {
-    V1 { path: Arc<str> },
-    Engineio { query: Arc<str> },
+    V1 {
+        path: Arc<str>,
+        /// Server frames received, from polls and send answers alike (the next `ack`).
+        received: Arc<Mutex<u64>>,
+        /// Sends carry `ack` (`PROTOCOL.md` section 5.3).
+        send_ack: bool,
+    },
+    Engineio {
+        query: Arc<str>,
+    },
 }
 
 async fn session(
     http: Http,
     protocol: Protocol,
     scenario: Scenario,
+    send_ack: bool,
     stats: &Arc<Stats>,
     opening: &Semaphore,
 ) -> Result<(), BoxError> {
@@ -389,7 +405,7 @@ async fn session(
         let _permit = opening.acquire().await?;
         // The session opens on the connection its polls then use, as one client would.
         let mut polls = http.connect().await?;
-        let conn = open(&mut polls, &http, protocol).await?;
+        let conn = open(&mut polls, &http, protocol, send_ack).await?;
         (polls, conn)
     };
     stats.ready.fetch_add(1, Relaxed);
@@ -397,14 +413,18 @@ async fn session(
         Scenario::Echo => {
             let (echoes_tx, mut echoes) = mpsc::unbounded_channel();
             let poller = tokio::spawn(poll_loop(polls, conn.clone(), stats.clone(), {
+                let echoes_tx = echoes_tx.clone();
                 move |payload: Bytes| {
                     let _ = echoes_tx.send(payload);
                 }
             }));
             let mut seq = 0;
             let message = Bytes::from_static(payload().as_bytes());
+            let mut echo_in_answer = move |payload: Bytes| {
+                let _ = echoes_tx.send(payload);
+            };
             loop {
-                send(&conn, &mut seq, &message).await?;
+                send(&conn, &mut seq, &message, &mut echo_in_answer).await?;
                 let Some(echo) = echoes.recv().await else {
                     break;
                 };
@@ -422,14 +442,14 @@ async fn session(
             while stats.ready.load(Relaxed) < wanted {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            send(&conn, &mut 0, &Bytes::from_static(b"go")).await?;
             let stats2 = stats.clone();
-            poll_loop(polls, conn, stats.clone(), move |payload: Bytes| {
+            let mut count = move |payload: Bytes| {
                 if stats2.measuring.load(Relaxed) {
                     stats2.received(&payload);
                 }
-            })
-            .await
+            };
+            send(&conn, &mut 0, &Bytes::from_static(b"go"), &mut count).await?;
+            poll_loop(polls, conn, stats.clone(), count).await
         }
         Scenario::Latency => {
             let stats2 = stats.clone();
@@ -496,7 +516,12 @@ async fn plain_session(
     }
 }
 
-async fn open(polls: &mut Connection, http: &Http, protocol: Protocol) -> Result<Conn, BoxError> {
+async fn open(
+    polls: &mut Connection,
+    http: &Http,
+    protocol: Protocol,
+    send_ack: bool,
+) -> Result<Conn, BoxError> {
     let place = match protocol {
         Protocol::V1 => {
             let answer = polls
@@ -509,6 +534,8 @@ async fn open(polls: &mut Connection, http: &Http, protocol: Protocol) -> Result
             let id = params["id"].as_str().ok_or("open response without an id")?;
             Place::V1 {
                 path: format!("{V1_PATH}/{id}").into(),
+                received: Arc::default(),
+                send_ack,
             }
         }
         Protocol::Engineio => {
@@ -537,21 +564,38 @@ async fn open(polls: &mut Connection, http: &Http, protocol: Protocol) -> Result
     })
 }
 
-/// Sends one message; `seq` counts protocol v1 frames.
-async fn send(conn: &Conn, seq: &mut u64, message: &Bytes) -> Result<(), BoxError> {
+/// Sends one message; `seq` counts protocol v1 frames. Server messages in the answer (to a
+/// v1 send that carried `ack`) go to `deliver`.
+async fn send(
+    conn: &Conn,
+    seq: &mut u64,
+    message: &Bytes,
+    deliver: &mut impl FnMut(Bytes),
+) -> Result<(), BoxError> {
     match &conn.place {
-        Place::V1 { path } => {
+        Place::V1 {
+            path,
+            received,
+            send_ack,
+        } => {
             let mut body = Vec::with_capacity(5 + message.len());
             body.push(1); // text
             body.extend_from_slice(&(message.len() as u32).to_be_bytes());
             body.extend_from_slice(message);
-            let uri = format!("{path}?seq={seq}");
+            let uri = if *send_ack {
+                let ack = *received.lock().expect("not poisoned");
+                format!("{path}?seq={seq}&ack={ack}")
+            } else {
+                format!("{path}?seq={seq}")
+            };
             let answer = conn
                 .poster
                 .post(&uri, "application/octet-stream", body.into())
                 .await?;
-            if answer.status != StatusCode::NO_CONTENT {
-                return Err(format!("send answered {}", answer.status).into());
+            match answer.status {
+                StatusCode::NO_CONTENT => {}
+                StatusCode::OK if *send_ack => take_v1_frames(received, &answer, deliver)?,
+                other => return Err(format!("send answered {other}").into()),
             }
             *seq += 1;
             Ok(())
@@ -584,39 +628,23 @@ async fn poll_loop(
     mut deliver: impl FnMut(Bytes),
 ) -> Result<(), BoxError> {
     match &conn.place {
-        Place::V1 { path } => {
-            let mut ack: u64 = 0;
-            loop {
-                stats.parked.fetch_add(1, Relaxed);
-                let answer = polls
-                    .exchange(
-                        Method::GET,
-                        &format!("{path}?ack={ack}"),
-                        None,
-                        Bytes::new(),
-                    )
-                    .await?;
-                match answer.status {
-                    StatusCode::OK => {
-                        let first: u64 = answer
-                            .headers
-                            .get("longpoll-seq")
-                            .and_then(|v| v.to_str().ok()?.parse().ok())
-                            .ok_or("200 without Longpoll-Seq")?;
-                        let mut seq = first;
-                        for payload in v1_payloads(&answer.body)? {
-                            if seq >= ack {
-                                deliver(payload);
-                            }
-                            seq += 1;
-                        }
-                        ack = ack.max(seq);
-                    }
-                    StatusCode::NO_CONTENT => {}
-                    other => return Err(format!("poll answered {other}").into()),
-                }
+        Place::V1 { path, received, .. } => loop {
+            stats.parked.fetch_add(1, Relaxed);
+            let ack = *received.lock().expect("not poisoned");
+            let answer = polls
+                .exchange(
+                    Method::GET,
+                    &format!("{path}?ack={ack}"),
+                    None,
+                    Bytes::new(),
+                )
+                .await?;
+            match answer.status {
+                StatusCode::OK => take_v1_frames(received, &answer, &mut deliver)?,
+                StatusCode::NO_CONTENT => {}
+                other => return Err(format!("poll answered {other}").into()),
             }
-        }
+        },
         Place::Engineio { query } => loop {
             stats.parked.fetch_add(1, Relaxed);
             let answer = polls
@@ -649,6 +677,32 @@ async fn poll_loop(
             }
         },
     }
+}
+
+/// Hands the frames of a protocol v1 `200` (to a poll or a send) that the session has not
+/// received yet to `deliver`, in order, each once: a frame can come in a send's answer and
+/// again on the poll (`PROTOCOL.md` section 5.3).
+fn take_v1_frames(
+    received: &Mutex<u64>,
+    answer: &Answer,
+    deliver: &mut impl FnMut(Bytes),
+) -> Result<(), BoxError> {
+    let first: u64 = answer
+        .headers
+        .get("longpoll-seq")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .ok_or("200 without Longpoll-Seq")?;
+    let mut received = received.lock().expect("not poisoned");
+    if first > *received {
+        return Err(format!("frames from {first} while {} were received", *received).into());
+    }
+    for (seq, payload) in (first..).zip(v1_payloads(&answer.body)?) {
+        if seq == *received {
+            deliver(payload);
+            *received += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The payloads of a protocol v1 response body (text and binary frames; a close frame ends).

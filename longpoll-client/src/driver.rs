@@ -232,11 +232,13 @@ impl Driver {
             RequestKind::Poll { ack } => {
                 (Method::GET, format!("{}?ack={ack}", self.session_url), None)
             }
-            RequestKind::Send { seq, body } => (
-                Method::POST,
-                format!("{}?seq={seq}", self.session_url),
-                Some(body),
-            ),
+            RequestKind::Send { seq, ack, body } => {
+                let uri = match ack {
+                    Some(ack) => format!("{}?seq={seq}&ack={ack}", self.session_url),
+                    None => format!("{}?seq={seq}", self.session_url),
+                };
+                (Method::POST, uri, Some(body))
+            }
             RequestKind::Delete => (Method::DELETE, self.session_url.clone(), None),
         };
         trace!(request = id.0, %method, %uri, "issuing request");

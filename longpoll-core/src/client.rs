@@ -64,6 +64,11 @@ pub struct ClientConfig {
     pub inbound_max_bytes: usize,
     /// Received messages not yet taken by the application. Default 4,096.
     pub inbound_max_messages: usize,
+    /// Whether sends carry `ack`, so that the server may answer them with its messages
+    /// (`PROTOCOL.md` section 5.3): a reply the application queues while taking a send
+    /// comes back in that send's answer, one exchange instead of two. A server that does not
+    /// know the parameter ignores it and answers `204`. Default `true`.
+    pub ack_on_send: bool,
 }
 
 impl Default for ClientConfig {
@@ -76,6 +81,7 @@ impl Default for ClientConfig {
             outbound_max_messages: crate::config::DEFAULT_OUTBOUND_MAX_MESSAGES,
             inbound_max_bytes: crate::config::DEFAULT_INBOUND_MAX_BYTES,
             inbound_max_messages: crate::config::DEFAULT_INBOUND_MAX_MESSAGES,
+            ack_on_send: true,
         }
     }
 }
@@ -97,10 +103,14 @@ pub enum RequestKind {
         /// Server frames received so far.
         ack: u64,
     },
-    /// `POST {base}/{id}?seq={seq}` with `Content-Type: application/octet-stream`.
+    /// `POST {base}/{id}?seq={seq}` (and `&ack={ack}` when `ack` is `Some`) with
+    /// `Content-Type: application/octet-stream`.
     Send {
         /// Sequence number of the first frame in `body`.
         seq: u64,
+        /// Server frames received so far, when sends carry it
+        /// ([`ClientConfig::ack_on_send`]).
+        ack: Option<u64>,
         /// Encoded frames.
         body: Bytes,
     },
@@ -440,6 +450,7 @@ impl ClientSession {
             });
             let kind = RequestKind::Send {
                 seq: batch.first_seq,
+                ack: self.config.ack_on_send.then_some(self.received),
                 body: batch.body,
             };
             return Some(ClientOutput::Issue(ClientRequest { id, kind }));
@@ -651,7 +662,8 @@ impl ClientSession {
 
     fn send_answered(&mut self, now: Instant, answer: ServerAnswer) {
         match answer.status {
-            204 => {
+            // Accepted; a `200` also brings server frames (the send carried `ack`).
+            200 | 204 => {
                 let frames = self.send.in_flight.as_ref().map_or(0, |f| f.frames);
                 self.send.succeeded();
                 self.outbound.ack(self.outbound.base() + frames);
@@ -660,6 +672,9 @@ impl ClientSession {
                 {
                     let reason = CloseReason::ClientClosed(close.clone());
                     self.finish(reason);
+                }
+                if answer.status == 200 && self.state != State::Closed {
+                    self.take_frames(answer);
                 }
             }
             404 | 410 => {

@@ -61,6 +61,27 @@ pub fn parse_u64_param(query: Option<&str>, name: &'static str) -> Result<u64, Q
     found.ok_or(QueryError::Missing(name))
 }
 
+/// Reads the optional unsigned decimal parameter `name`: `None` when it is absent, and the
+/// same errors as [`parse_u64_param`] when it is repeated or malformed.
+///
+/// ```
+/// use longpoll_core::query::{parse_optional_u64_param, QueryError};
+///
+/// assert_eq!(parse_optional_u64_param(Some("seq=1&ack=3"), "ack"), Ok(Some(3)));
+/// assert_eq!(parse_optional_u64_param(Some("seq=1"), "ack"), Ok(None));
+/// assert_eq!(parse_optional_u64_param(Some("ack=x"), "ack"), Err(QueryError::Invalid("ack")));
+/// ```
+pub fn parse_optional_u64_param(
+    query: Option<&str>,
+    name: &'static str,
+) -> Result<Option<u64>, QueryError> {
+    match parse_u64_param(query, name) {
+        Ok(value) => Ok(Some(value)),
+        Err(QueryError::Missing(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// 1 to 20 ASCII digits whose value fits a `u64`.
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 20 {

@@ -3,7 +3,7 @@
 //! Adapters call [`route`] with the method, the path below the mount point, the raw query and
 //! the `Content-Type`, so every framework refuses the same requests with the same status.
 
-use crate::query::{QueryError, parse_u64_param};
+use crate::query::{QueryError, parse_optional_u64_param, parse_u64_param};
 use crate::reply::{BadRequest, FRAMES_CONTENT_TYPE, Reply};
 use crate::session_id::SessionId;
 
@@ -24,12 +24,15 @@ pub enum Route {
         /// How many server messages the client has received.
         ack: u64,
     },
-    /// `POST {base}/{id}?seq=N`: client messages, the first one numbered `seq`.
+    /// `POST {base}/{id}?seq=N`: client messages, the first one numbered `seq`; with
+    /// `&ack=M`, the answer may carry server messages (`PROTOCOL.md` section 5.3).
     Send {
         /// The session.
         id: SessionId,
         /// Sequence number of the first frame in the body.
         seq: u64,
+        /// How many server messages the client has received, if it said.
+        ack: Option<u64>,
     },
     /// `DELETE {base}/{id}`: the client closes the session.
     Close {
@@ -72,7 +75,7 @@ pub fn route(
     let id = SessionId::parse(rest).ok_or(Reply::NotFound)?;
     Ok(match operation(method, query, content_type)? {
         Operation::Poll { ack } => Route::Poll { id, ack },
-        Operation::Send { seq } => Route::Send { id, seq },
+        Operation::Send { seq, ack } => Route::Send { id, seq, ack },
         Operation::Close => Route::Close { id },
     })
 }
@@ -85,10 +88,12 @@ pub enum Operation {
         /// Server messages the client has received.
         ack: u64,
     },
-    /// `POST ...?seq=N`.
+    /// `POST ...?seq=N`, with `&ack=M` if the client acknowledges on sends.
     Send {
         /// Sequence number of the first frame in the body.
         seq: u64,
+        /// Server messages the client has received, if it said.
+        ack: Option<u64>,
     },
     /// `DELETE`.
     Close,
@@ -118,6 +123,7 @@ pub fn operation(
             }
             Ok(Operation::Send {
                 seq: parse_u64_param(query, "seq").map_err(bad_query)?,
+                ack: parse_optional_u64_param(query, "ack").map_err(bad_query)?,
             })
         }
         "DELETE" => Ok(Operation::Close),
@@ -161,7 +167,19 @@ mod tests {
                 Some("seq=5"),
                 Some("Application/Octet-Stream; x=y")
             ),
-            Ok(Route::Send { id, seq: 5 })
+            Ok(Route::Send {
+                id,
+                seq: 5,
+                ack: None
+            })
+        );
+        assert_eq!(
+            route("POST", ID, Some("ack=2&seq=5"), Some(FRAMES_CONTENT_TYPE)),
+            Ok(Route::Send {
+                id,
+                seq: 5,
+                ack: Some(2)
+            })
         );
         assert_eq!(route("DELETE", ID, None, None), Ok(Route::Close { id }));
     }
@@ -194,5 +212,10 @@ mod tests {
             status(route("POST", ID, None, Some(FRAMES_CONTENT_TYPE))),
             400
         );
+        // A send's `ack` is optional, but when present it must be valid and appear once.
+        for query in ["seq=0&ack=x", "seq=0&ack=1&ack=1", "seq=0&ack="] {
+            let refused = route("POST", ID, Some(query), Some(FRAMES_CONTENT_TYPE));
+            assert_eq!(status(refused), 400, "{query}");
+        }
     }
 }

@@ -51,9 +51,19 @@ pub struct Response {
 ///
 /// // Client data is accepted and handed to the application in order.
 /// let body = Bytes::from_static(b"\x01\x00\x00\x00\x02hi");
-/// let post = session.handle_send(start, 0, body);
+/// let post = session.handle_send(start, 0, None, body.clone());
 /// assert_eq!(session.poll_response().unwrap().reply, Reply::NoContent);
 /// assert_eq!(session.poll_event(start), Some(Event::Message(Message::from("hi"))));
+///
+/// // A send that carries `ack` takes what the application queued in reply to it, up to the
+/// // next drain, instead of the held poll: one exchange per round trip.
+/// let reply_body = Bytes::from_static(b"\x01\x00\x00\x00\x02ho");
+/// let post = session.handle_send(start, 1, Some(1), reply_body);
+/// assert_eq!(session.poll_event(start), Some(Event::Message(Message::from("ho"))));
+/// session.send(start, Message::from("hey")).unwrap();
+/// let response = session.poll_response().unwrap();
+/// assert_eq!(response.request, post);
+/// assert!(matches!(response.reply, Reply::Frames { first_seq: 1, .. }));
 /// ```
 #[derive(Debug)]
 pub struct ServerSession {
@@ -74,6 +84,17 @@ pub struct ServerSession {
     /// Messages were queued while a poll was held: it is answered, with all of them, before
     /// the next answer is taken or input handled (so a burst of sends is one batch).
     poll_wake_due: Option<Instant>,
+    /// An accepted send that carried `ack`: it is answered at the next drain (the next answer
+    /// taken or input handled), with the frames queued until then, which the held poll then
+    /// leaves to it.
+    answering_send: Option<AnsweringSend>,
+}
+
+#[derive(Debug)]
+struct AnsweringSend {
+    request: RequestId,
+    ack: u64,
+    accepted_at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +120,8 @@ struct Held {
 #[derive(Debug)]
 struct HeldSend {
     request: RequestId,
+    /// The send's `ack`: it is answered with frames (see `answering_send`).
+    ack: Option<u64>,
     /// Frames numbered from the session's `inbound_next`.
     frames: Frames,
     /// Message frames among `frames` and their payload bytes, counted once: the room check
@@ -125,6 +148,7 @@ impl ServerSession {
             close_event: None,
             last_activity: now,
             poll_wake_due: None,
+            answering_send: None,
         }
     }
 
@@ -142,7 +166,7 @@ impl ServerSession {
     /// A held older poll is answered `409`. An `ack` beyond what was sent is answered `400`
     /// and changes nothing.
     pub fn handle_poll(&mut self, now: Instant, ack: u64) -> RequestId {
-        self.answer_due_poll();
+        self.answer_due();
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -180,15 +204,29 @@ impl ServerSession {
         request
     }
 
-    /// `POST {base}/{id}?seq=N` arrived with this body (already read under the body limit).
+    /// `POST {base}/{id}?seq=N` (with `&ack=M` when `ack` is `Some`) arrived with this body
+    /// (already read under the body limit).
     ///
     /// Frames already received are dropped (an idempotent retry); a gap is `409`; a malformed
     /// body `400`, a frame over the limits `413`. New frames are accepted whole (`204`) when
     /// the inbound buffer has room, else the request is held until it has, or answered `503`
     /// after [`Config::inbound_hold_timeout`]. A close frame, which must come last, closes the
     /// session after the frames before it.
-    pub fn handle_send(&mut self, now: Instant, seq: u64, body: Bytes) -> RequestId {
-        self.answer_due_poll();
+    ///
+    /// With `ack` (`PROTOCOL.md` section 5.3), server messages below it are released as by a
+    /// poll (an `ack` beyond what was sent is `400` and changes nothing), and where the answer
+    /// would be `204` it is `200` with the retained frames from `ack` if there are any. An
+    /// accepted send is answered at the next drain, not at once: messages the application
+    /// queues before then (in reply to the ones it takes with
+    /// [`poll_event`](Self::poll_event)) go with it, and the held poll stays held.
+    pub fn handle_send(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        ack: Option<u64>,
+        body: Bytes,
+    ) -> RequestId {
+        self.answer_due();
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -209,11 +247,22 @@ impl ServerSession {
                 return request;
             }
         };
+        let sent = self.outbound.end();
+        if let Some(ack) = ack
+            && ack > sent
+        {
+            let beyond = BadRequest::AckBeyondSent { ack, sent };
+            self.respond(now, request, Reply::BadRequest(beyond));
+            return request;
+        }
         let expected = self.inbound_next;
         if seq > expected {
             let gap = Conflict::SeqGap { expected, got: seq };
             self.respond(now, request, Reply::Conflict(gap));
             return request;
+        }
+        if let Some(ack) = ack {
+            self.outbound.ack(ack);
         }
         let already_received = expected - seq;
         let new_frames: Frames = match usize::try_from(already_received) {
@@ -221,7 +270,7 @@ impl ServerSession {
             Ok(skip) if skip < frames.len() => frames.skip(skip),
             // Everything in it was received before: a retry whose answer was lost.
             _ => {
-                self.respond(now, request, Reply::NoContent);
+                let _ = self.answer_send(now, request, ack);
                 return request;
             }
         };
@@ -237,6 +286,7 @@ impl ServerSession {
             .fold((0, 0), |(count, bytes), len| (count + 1, bytes + len));
         let held = HeldSend {
             request,
+            ack,
             frames: new_frames,
             messages,
             payload_bytes,
@@ -253,7 +303,7 @@ impl ServerSession {
     /// `DELETE {base}/{id}` arrived: the client closes the session. Answered `204` (also when
     /// already closed, so a retried `DELETE` succeeds).
     pub fn handle_close(&mut self, now: Instant) -> RequestId {
-        self.answer_due_poll();
+        self.answer_due();
         let request = self.start_request(now);
         match &self.state {
             State::Open => {
@@ -274,7 +324,7 @@ impl ServerSession {
     /// The HTTP client went away before request `request` was answered. The request is
     /// forgotten without an answer; unknown or already answered ids are ignored.
     pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
-        self.answer_due_poll();
+        self.answer_due();
         if self
             .held_poll
             .as_ref()
@@ -296,8 +346,11 @@ impl ServerSession {
     /// Time has passed. Call when [`poll_timeout`](Self::poll_timeout) is reached; calling it
     /// early or twice is harmless (nothing is due, nothing happens).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.answer_due_poll();
-        if let Some(held) = self.held_poll.take_if(|h| h.deadline <= now) {
+        self.answer_due();
+        if let Some(held) = self.held_poll.take_if(|h| h.deadline <= now)
+            // Frames a send's answer took may be retained still (that answer may be lost).
+            && !self.answer_poll(now, held.request, held.ack)
+        {
             self.respond(now, held.request, Reply::NoContent);
         }
         if let Some(held) = self.held_send.take_if(|h| h.deadline <= now) {
@@ -350,7 +403,9 @@ impl ServerSession {
             return Err(SendError::Full(message));
         }
         self.outbound.push(Frame::Message(message));
-        if self.held_poll.is_some() && self.poll_wake_due.is_none() {
+        // A send being answered takes it; the held poll is left alone.
+        if self.held_poll.is_some() && self.poll_wake_due.is_none() && self.answering_send.is_none()
+        {
             self.poll_wake_due = Some(now);
         }
         Ok(())
@@ -360,7 +415,7 @@ impl ServerSession {
     /// close frame; the session is closed once the client acknowledges the close frame (or
     /// sends `DELETE`), or after the idle timeout. Calling it again does nothing.
     pub fn close(&mut self, now: Instant, close: Option<CloseFrame>) {
-        self.answer_due_poll();
+        self.answer_due();
         if self.state != State::Open {
             return;
         }
@@ -377,7 +432,7 @@ impl ServerSession {
 
     /// The next answer to send. Drain after every input.
     pub fn poll_response(&mut self) -> Option<Response> {
-        self.answer_due_poll();
+        self.answer_due();
         self.responses.pop_front()
     }
 
@@ -449,6 +504,12 @@ impl ServerSession {
         !self.inbound.is_empty() || self.close_event.is_some()
     }
 
+    /// Whether an accepted send that carried `ack` waits for the next drain to be answered:
+    /// messages sent until then go with that answer, so the held poll need not be woken.
+    pub fn send_answer_pending(&self) -> bool {
+        self.answering_send.is_some()
+    }
+
     /// Client messages received and not yet taken by the application.
     pub fn inbound_messages(&self) -> usize {
         self.inbound.len()
@@ -509,11 +570,43 @@ impl ServerSession {
         true
     }
 
-    /// Answers the held poll that [`send`](Self::send) left for later, as of that send.
-    fn answer_due_poll(&mut self) {
+    /// Gives the answers left for the next drain: the held poll that [`send`](Self::send)
+    /// woke, as of that send, then the send that carried `ack`, with what was queued since.
+    fn answer_due(&mut self) {
         if let Some(queued_at) = self.poll_wake_due.take() {
             self.wake_held_poll(queued_at);
         }
+        if let Some(send) = self.answering_send.take() {
+            let answered = self.answer_send(send.accepted_at, send.request, Some(send.ack));
+            // More than one batch was queued: the held poll takes the rest (from its own
+            // `ack`, so the batch above may come twice; the client drops duplicates).
+            if answered.is_some_and(|end| end < self.outbound.end()) {
+                self.wake_held_poll(send.accepted_at);
+            }
+        }
+    }
+
+    /// Answers a send whose frames are all accepted: `200` with the retained frames from
+    /// `ack` if it carried one and there are any, else `204`. Returns the seq after the
+    /// answer's last frame, if it has frames.
+    fn answer_send(&mut self, now: Instant, request: RequestId, ack: Option<u64>) -> Option<u64> {
+        if let Some(ack) = ack
+            && let Some(batch) = self.outbound.batch(
+                ack,
+                self.config.max_frames_per_response,
+                self.config.max_response_bytes,
+            )
+        {
+            let end = batch.first_seq + batch.frames as u64;
+            let reply = Reply::Frames {
+                first_seq: batch.first_seq,
+                body: batch.body,
+            };
+            self.respond(now, request, reply);
+            return Some(end);
+        }
+        self.respond(now, request, Reply::NoContent);
+        None
     }
 
     fn wake_held_poll(&mut self, now: Instant) {
@@ -531,7 +624,16 @@ impl ServerSession {
     }
 
     fn accept(&mut self, now: Instant, send: HeldSend) {
-        self.respond(now, send.request, Reply::NoContent);
+        match send.ack {
+            Some(ack) => {
+                self.answering_send = Some(AnsweringSend {
+                    request: send.request,
+                    ack,
+                    accepted_at: now,
+                });
+            }
+            None => self.respond(now, send.request, Reply::NoContent),
+        }
         for frame in send.frames {
             self.inbound_next += 1;
             match frame {
@@ -557,6 +659,10 @@ impl ServerSession {
     /// Ends the session: held requests are answered `410`, unacknowledged server messages are
     /// dropped, and the close event waits behind the inbound messages.
     fn close_now(&mut self, now: Instant, reason: CloseReason) {
+        if let Some(send) = self.answering_send.take() {
+            // Its frames were accepted; what it would have carried is dropped below.
+            self.respond(now, send.request, Reply::NoContent);
+        }
         if let Some(held) = self.held_poll.take() {
             self.respond(now, held.request, Reply::Gone);
         }

@@ -178,7 +178,7 @@ impl Harness {
 
 fn post_of(request: &ClientRequest) -> (RequestId, u64, Vec<Frame>) {
     match &request.kind {
-        RequestKind::Send { seq, body } => {
+        RequestKind::Send { seq, body, .. } => {
             let frames = decode_body(body.clone(), MAX_MESSAGE, MAX_FRAMES_PER_REQUEST)
                 .expect("the client sends a valid body");
             assert!(body.len() <= MAX_BODY, "body over the server's limit");
@@ -1503,4 +1503,69 @@ fn no_giving_up_while_a_request_is_in_flight() {
     );
     assert!(outputs.iter().any(is_delete), "{outputs:?}");
     assert!(!outputs.iter().any(is_poll), "{outputs:?}");
+}
+
+// ----- sends that carry `ack` (PROTOCOL.md section 5.3) -----------------------------------------
+
+/// The `ack` the only output now, a `POST`, carries.
+fn post_ack(outputs: &[ClientOutput]) -> Option<u64> {
+    match outputs {
+        [
+            ClientOutput::Issue(ClientRequest {
+                kind: RequestKind::Send { ack, .. },
+                ..
+            }),
+        ] => *ack,
+        other => panic!("expected exactly one POST, got {other:?}"),
+    }
+}
+
+#[test]
+fn sends_carry_the_received_count_as_ack_unless_configured_not_to() {
+    let mut h = Harness::new();
+    let (poll, _) = h.expect_poll(ms(0));
+    h.answer(ms(1), poll, frames_answer(0, &[text("a"), text("b")]));
+    let _ = h.expect_poll(ms(1));
+    h.client.send(msg("x")).unwrap();
+    assert_eq!(post_ack(&h.outputs(ms(2))), Some(2));
+
+    let mut config = ClientConfig::default();
+    config.ack_on_send = false;
+    let mut h = Harness::with_config(config);
+    let _ = h.expect_poll(ms(0));
+    h.client.send(msg("x")).unwrap();
+    assert_eq!(post_ack(&h.outputs(ms(1))), None);
+}
+
+#[test]
+fn a_send_answered_200_delivers_its_frames_once_and_releases_what_it_carried() {
+    let mut h = Harness::new();
+    let (_poll, _) = h.expect_poll(ms(0));
+    h.client.send(msg("ping")).unwrap();
+    let (post, seq, frames) = h.expect_post(ms(1));
+    assert_eq!((seq, frames), (0, vec![text("ping")]));
+    h.answer(ms(2), post, frames_answer(0, &[text("pong")]));
+    assert_eq!(h.client.outbound_messages(), 0, "the 200 accepted the POST");
+    assert_eq!(messages(&h.events()), vec![msg("pong")]);
+    assert_eq!(h.client.received_seq(), 1);
+    // The poll is still in flight: nothing new to issue.
+    h.expect_nothing(ms(2));
+    // The same frame again on the poll (the server re-sends until acknowledged) is dropped.
+    h.client.send(msg("next")).unwrap();
+    let (post, _, _) = h.expect_post(ms(3));
+    h.answer(ms(4), post, frames_answer(0, &[text("pong"), text("more")]));
+    assert_eq!(messages(&h.events()), vec![msg("more")]);
+}
+
+#[test]
+fn a_send_answer_that_skips_frames_is_a_protocol_error() {
+    let mut h = Harness::new();
+    let _ = h.expect_poll(ms(0));
+    h.client.send(msg("ping")).unwrap();
+    let (post, _, _) = h.expect_post(ms(1));
+    h.answer(ms(2), post, frames_answer(3, &[text("pong")]));
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Closed(CloseReason::ProtocolError(_))]
+    ));
 }

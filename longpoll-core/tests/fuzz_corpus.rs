@@ -146,6 +146,7 @@ fn seeds_exercise_the_paths_they_are_for() {
         "poll 404",
         "poll 409",
         "poll 410",
+        "send 200",
         "send 204",
         "send 400",
         "send 409",

@@ -191,8 +191,20 @@ impl Harness {
 
     fn post(&mut self, offset: Duration, seq: u64, body: Bytes) -> RequestId {
         let now = self.at(offset);
-        let id = self.session.handle_send(now, seq, body);
+        let id = self.session.handle_send(now, seq, None, body);
         self.issued(id)
+    }
+
+    /// A `POST` carrying `ack` (`PROTOCOL.md` section 5.3). Not drained: the test lets the
+    /// application take and send first, as a driver may.
+    fn post_acking(&mut self, offset: Duration, seq: u64, ack: u64, body: Bytes) -> RequestId {
+        let now = self.at(offset);
+        let id = self.session.handle_send(now, seq, Some(ack), body);
+        assert!(
+            self.pending.insert(id),
+            "request id {id:?} handed out twice"
+        );
+        id
     }
 
     fn delete(&mut self, offset: Duration) -> RequestId {
@@ -1389,5 +1401,147 @@ fn close_payload_is_limited_to_125_bytes_whatever_the_message_limit() {
         vec![Event::Closed(CloseReason::ClientClosed(Some(
             CloseFrame::new(4000, reason.as_str())
         )))]
+    );
+}
+
+// ----- sends that carry `ack` (section 5.3) ----------------------------------------------------
+
+#[test]
+fn a_send_with_ack_takes_the_reply_queued_before_the_drain_and_the_held_poll_stays_held() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    // The application takes the message and answers it before the driver drains.
+    assert_eq!(
+        h.session.poll_event(h.at(ms(1))),
+        Some(Event::Message(msg("ping")))
+    );
+    h.session.send(h.at(ms(1)), msg("pong")).unwrap();
+    h.drain();
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("pong")]));
+    h.assert_held(poll);
+    h.assert_quiet();
+    // The next send acknowledges it, which releases it.
+    assert_eq!(h.session.outbound_messages(), 1);
+    let next = h.post_acking(ms(2), 1, 1, texts(&["again"]));
+    h.drain();
+    assert_eq!(h.reply(next), Reply::NoContent);
+    assert_eq!(h.session.outbound_messages(), 0);
+    h.assert_held(poll);
+    // A later message, sent outside any send's answer, goes to the held poll.
+    h.send(ms(3), msg("later")).unwrap();
+    assert_eq!(frames_of(&h.reply(poll)), (1, vec![text("later")]));
+}
+
+#[test]
+fn a_send_without_ack_is_204_and_the_reply_goes_to_the_held_poll() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let now = h.at(ms(1));
+    let post = h.session.handle_send(now, 0, None, texts(&["ping"]));
+    h.issued(post);
+    assert_eq!(h.reply(post), Reply::NoContent);
+    assert_eq!(h.event(ms(1)), Some(Event::Message(msg("ping"))));
+    h.send(ms(1), msg("pong")).unwrap();
+    assert_eq!(frames_of(&h.reply(poll)), (0, vec![text("pong")]));
+}
+
+#[test]
+fn a_send_with_ack_carries_retained_frames_from_its_ack_and_releases_those_below() {
+    let mut h = Harness::new();
+    for m in ["a", "b", "c"] {
+        h.send(ms(0), msg(m)).unwrap();
+    }
+    // Nothing new to deliver, but b and c are retained from ack 1: a retry of a lost answer
+    // gets them again.
+    let post = h.post_acking(ms(1), 0, 1, texts(&["x"]));
+    h.drain();
+    assert_eq!(frames_of(&h.reply(post)), (1, vec![text("b"), text("c")]));
+    assert_eq!(h.session.outbound_messages(), 2, "a was released by ack 1");
+    // A duplicate (all frames received before) is answered at once, with what is retained.
+    let duplicate = h.post_acking(ms(2), 0, 2, texts(&["x"]));
+    h.drain();
+    assert_eq!(frames_of(&h.reply(duplicate)), (2, vec![text("c")]));
+    assert_eq!(h.session.received_seq(), 1, "the duplicate was dropped");
+    // Everything acknowledged: 204.
+    let last = h.post_acking(ms(3), 1, 3, texts(&["y"]));
+    h.drain();
+    assert_eq!(h.reply(last), Reply::NoContent);
+    assert_eq!(h.session.outbound_messages(), 0);
+}
+
+#[test]
+fn a_send_whose_ack_is_beyond_what_was_sent_is_400_and_accepts_nothing() {
+    let mut h = Harness::new();
+    h.send(ms(0), msg("a")).unwrap();
+    let post = h.post_acking(ms(1), 0, 2, texts(&["x"]));
+    h.drain();
+    let reply = h.reply(post);
+    assert_eq!(
+        reply,
+        Reply::BadRequest(BadRequest::AckBeyondSent { ack: 2, sent: 1 })
+    );
+    assert_eq!(h.session.received_seq(), 0);
+    assert_eq!(h.session.outbound_messages(), 1, "nothing was released");
+    // The session is unharmed.
+    h.post_ok(ms(2), 0, texts(&["x"]));
+    assert_eq!(h.poll_frames(ms(3), 0), (0, vec![text("a")]));
+}
+
+#[test]
+fn a_held_poll_that_times_out_gets_the_frames_a_send_answer_took() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    assert!(h.session.poll_event(h.at(ms(1))).is_some());
+    h.session.send(h.at(ms(1)), msg("pong")).unwrap();
+    h.drain();
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("pong")]));
+    h.assert_held(poll);
+    // That answer may have been lost: at its deadline the poll carries the frame, not 204.
+    h.timeout(POLL_TIMEOUT);
+    assert_eq!(frames_of(&h.reply(poll)), (0, vec![text("pong")]));
+}
+
+#[test]
+fn what_a_send_answer_has_no_room_for_goes_to_the_held_poll() {
+    let mut config = config();
+    config.max_frames_per_response = 2;
+    let mut h = Harness::with_config(config);
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    assert!(h.session.poll_event(h.at(ms(1))).is_some());
+    for m in ["a", "b", "c"] {
+        h.session.send(h.at(ms(1)), msg(m)).unwrap();
+    }
+    h.drain();
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("a"), text("b")]));
+    // The poll answers from its own ack, so a and b come twice; the client drops duplicates.
+    assert_eq!(frames_of(&h.reply(poll)).0, 0);
+    h.assert_quiet();
+}
+
+#[test]
+fn a_send_with_ack_that_closes_the_session_is_204() {
+    let mut h = Harness::new();
+    h.send(ms(0), msg("a")).unwrap();
+    let post = h.post_acking(ms(1), 0, 0, body(&[text("x"), Frame::Close(None)]));
+    h.drain();
+    assert_eq!(h.reply(post), Reply::NoContent);
+    assert!(h.session.is_closed());
+}
+
+#[test]
+fn a_server_close_during_a_send_answer_leaves_the_close_frame_to_the_poll() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    assert!(h.session.poll_event(h.at(ms(1))).is_some());
+    h.session.send(h.at(ms(1)), msg("bye")).unwrap();
+    h.close(ms(1), None);
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("bye")]));
+    assert_eq!(
+        frames_of(&h.reply(poll)),
+        (0, vec![text("bye"), Frame::Close(None)])
     );
 }

@@ -30,6 +30,7 @@ struct Totals {
     broken: u64,
     died_of_faults: u64,
     statuses: BTreeMap<u16, u64>,
+    send_answers_with_frames: u64,
     failures: Vec<(u64, String)>,
 }
 
@@ -61,6 +62,7 @@ fn seeded_fault_schedules_keep_every_invariant() {
                     local.duplicated += sim.stats.duplicated;
                     local.broken += sim.stats.broken;
                     local.died_of_faults += u64::from(sim.stats.died_of_faults);
+                    local.send_answers_with_frames += sim.stats.send_answers_with_frames;
                     for (status, n) in &sim.stats.statuses {
                         *local.statuses.entry(*status).or_default() += n;
                     }
@@ -80,6 +82,7 @@ fn seeded_fault_schedules_keep_every_invariant() {
                 totals.duplicated += local.duplicated;
                 totals.broken += local.broken;
                 totals.died_of_faults += local.died_of_faults;
+                totals.send_answers_with_frames += local.send_answers_with_frames;
                 for (k, v) in local.statuses {
                     *totals.statuses.entry(k).or_default() += v;
                 }
@@ -102,7 +105,10 @@ fn seeded_fault_schedules_keep_every_invariant() {
         "simulation: endings {:?}; {} sessions killed by a harsh network (each explained)",
         totals.by_ending, totals.died_of_faults
     );
-    println!("simulation: answers by status {:?}", totals.statuses);
+    println!(
+        "simulation: answers by status {:?}; {} sends answered with frames",
+        totals.statuses, totals.send_answers_with_frames
+    );
     for (seed, error) in totals.failures.iter().take(10) {
         println!("  seed {seed}: {error}  (replay: SIM_SEED={seed})");
     }
@@ -121,6 +127,10 @@ fn seeded_fault_schedules_keep_every_invariant() {
             );
         }
         assert!(totals.dropped > 0 && totals.duplicated > 0 && totals.broken > 0);
+        assert!(
+            totals.send_answers_with_frames > 0,
+            "no send answered with frames"
+        );
         assert_eq!(totals.by_ending.len(), 3);
         // Most schedules must run to their planned end, not die of faults.
         assert!(

@@ -291,12 +291,12 @@ impl SessionHandleExt for SessionHandle {
         let request = match route {
             Operation::Poll { ack } => SessionRequest::Poll { ack },
             Operation::Close => SessionRequest::Close,
-            Operation::Send { seq } => {
+            Operation::Send { seq, ack } => {
                 let config = self.config();
                 let timeout = Some(config.body_read_timeout);
                 let read = BodyRead::new(body, &parts.headers, config.max_body_bytes, timeout);
                 let handle = self.clone();
-                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, body });
+                let exchange = move |body| handle.exchange(SessionRequest::Send { seq, ack, body });
                 return Either::Right(respond_after_body(read, extra, exchange).map(Ok));
             }
         };

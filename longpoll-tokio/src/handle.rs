@@ -18,6 +18,10 @@ pub enum SessionRequest {
     Send {
         /// Sequence number of the first frame.
         seq: u64,
+        /// `&ack=M`, if the client sent it: the answer may then carry server messages
+        /// (`PROTOCOL.md` section 5.3), those a callback session queues while it takes the
+        /// body's messages included.
+        ack: Option<u64>,
         /// The frames.
         body: Bytes,
     },

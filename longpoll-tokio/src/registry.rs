@@ -368,7 +368,7 @@ impl Mount {
         let (id, request) = match route {
             Route::Open => return Dispatch(Stage::Open(self.clone())),
             Route::Poll { id, ack } => (id, SessionRequest::Poll { ack }),
-            Route::Send { id, seq } => (id, SessionRequest::Send { seq, body }),
+            Route::Send { id, seq, ack } => (id, SessionRequest::Send { seq, ack, body }),
             Route::Close { id } => (id, SessionRequest::Close),
         };
         Dispatch(match self.registry.lookup(&id) {

@@ -28,7 +28,13 @@ fn config() -> Config {
 
 async fn send(handle: &SessionHandle, seq: u64, frames: &[Frame]) -> Reply {
     let body = body(frames);
-    handle.exchange(SessionRequest::Send { seq, body }).await
+    handle
+        .exchange(SessionRequest::Send {
+            seq,
+            ack: None,
+            body,
+        })
+        .await
 }
 
 fn frames(reply: Reply) -> Vec<Frame> {
@@ -250,9 +256,64 @@ async fn a_mount_opens_callback_sessions() {
     let id = longpoll_core::SessionId::parse(&params.id).unwrap();
     assert!(mount.registry().get(&id).is_some());
     let poll = tokio::spawn(mount.dispatch(Route::Poll { id, ack: 0 }, Bytes::new()));
-    let sent = mount.dispatch(Route::Send { id, seq: 0 }, body(&[text("echo me")]));
+    let sent = mount.dispatch(
+        Route::Send {
+            id,
+            seq: 0,
+            ack: None,
+        },
+        body(&[text("echo me")]),
+    );
     assert_eq!(sent.await, Reply::NoContent);
     assert_eq!(frames(poll.await.unwrap()), vec![text("echo me")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_carrying_ack_is_answered_with_the_callbacks_reply_and_the_poll_stays_held() {
+    let mount = LongPoll::new(config()).unwrap().mount_callback(|sender| {
+        move |item: Result<Message, Error>| {
+            if let Ok(message @ Message::Text(_)) = item {
+                let _ = sender.try_send(message);
+            }
+        }
+    });
+    let Reply::Opened(json) = mount.dispatch(Route::Open, Bytes::new()).await else {
+        panic!("expected the open reply");
+    };
+    let params = SessionParams::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
+    let id = longpoll_core::SessionId::parse(&params.id).unwrap();
+    let poll = tokio::spawn(mount.dispatch(Route::Poll { id, ack: 0 }, Bytes::new()));
+    tokio::task::yield_now().await;
+    for (seq, word) in ["one", "two", "three"].into_iter().enumerate() {
+        let seq = seq as u64;
+        let route = Route::Send {
+            id,
+            seq,
+            ack: Some(seq),
+        };
+        let reply = mount.dispatch(route, body(&[text(word)])).await;
+        let Reply::Frames { first_seq, .. } = &reply else {
+            panic!("expected the echo in the send's answer, got {reply:?}");
+        };
+        assert_eq!(*first_seq, seq);
+        assert_eq!(frames(reply), vec![text(word)]);
+    }
+    // The poll was never needed; it is answered at its timeout with what is unacknowledged.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!poll.is_finished());
+    assert_eq!(frames(poll.await.unwrap()), vec![text("three")]);
+    // A send without `ack` is answered `204` as before, and the reply goes to the poll.
+    let poll = tokio::spawn(mount.dispatch(Route::Poll { id, ack: 3 }, Bytes::new()));
+    let route = Route::Send {
+        id,
+        seq: 3,
+        ack: None,
+    };
+    assert_eq!(
+        mount.dispatch(route, body(&[text("four")])).await,
+        Reply::NoContent
+    );
+    assert_eq!(frames(poll.await.unwrap()), vec![text("four")]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -61,6 +61,7 @@ async fn messages_flow_both_ways_and_a_client_close_ends_the_stream_with_its_fra
     let close = Frame::Close(Some(CloseFrame::new(4001, "bye")));
     let reply = handle
         .exchange(SessionRequest::Send {
+            ack: None,
             seq: 0,
             body: body(&[text("a"), text("b"), close]),
         })
@@ -248,6 +249,7 @@ async fn a_slow_application_holds_the_post_then_gets_503() {
     for _ in 0..20 {
         let reply = handle
             .exchange(SessionRequest::Send {
+                ack: None,
                 seq,
                 body: body(&[text("x"), text("y")]),
             })
@@ -265,6 +267,7 @@ async fn a_slow_application_holds_the_post_then_gets_503() {
     let _ = go_tx.send(());
     let retry = handle
         .exchange(SessionRequest::Send {
+            ack: None,
             seq,
             body: body(&[text("x"), text("y")]),
         })
@@ -331,6 +334,7 @@ async fn split_halves_work_from_different_tasks() {
     });
     let reply = handle
         .exchange(SessionRequest::Send {
+            ack: None,
             seq: 0,
             body: body(&[text("ping")]),
         })

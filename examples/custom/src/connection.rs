@@ -115,7 +115,7 @@ async fn exchange(
     let (id, request) = match route {
         Route::Open => return Some(server.open().into()),
         Route::Poll { id, ack } => (id, Request::Poll { ack }),
-        Route::Send { id, seq } => (id, Request::Send { seq, body }),
+        Route::Send { id, seq, ack } => (id, Request::Send { seq, ack, body }),
         Route::Close { id } => (id, Request::Close),
     };
     let inputs = match server.lookup(&id) {

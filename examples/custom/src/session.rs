@@ -58,8 +58,14 @@ pub(crate) enum Input {
 /// A protocol request on a session, already routed and with its body read.
 #[derive(Debug)]
 pub(crate) enum Request {
-    Poll { ack: u64 },
-    Send { seq: u64, body: Bytes },
+    Poll {
+        ack: u64,
+    },
+    Send {
+        seq: u64,
+        ack: Option<u64>,
+        body: Bytes,
+    },
     Close,
 }
 
@@ -122,7 +128,7 @@ fn feed(core: &mut ServerSession, pending: &mut Vec<Pending>, now: Instant, inpu
         } => {
             let request = match request {
                 Request::Poll { ack } => core.handle_poll(now, ack),
-                Request::Send { seq, body } => core.handle_send(now, seq, body),
+                Request::Send { seq, ack, body } => core.handle_send(now, seq, ack, body),
                 Request::Close => core.handle_close(now),
             };
             pending.push(Pending {

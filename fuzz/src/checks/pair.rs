@@ -279,7 +279,7 @@ impl Pair {
         let now = self.now;
         let id = match self.conns[conn].kind.clone() {
             RequestKind::Poll { ack } => self.server.handle_poll(now, ack),
-            RequestKind::Send { seq, body } => self.server.handle_send(now, seq, body),
+            RequestKind::Send { seq, ack, body } => self.server.handle_send(now, seq, ack, body),
             RequestKind::Delete => self.server.handle_close(now),
         };
         self.book.issued(id, now)?;

@@ -200,14 +200,16 @@ impl Encode for ServerInput {
                 variant(out, 0, N);
                 ack.encode(out);
             }
-            ServerInput::Send { seq, frames } => {
+            ServerInput::Send { seq, ack, frames } => {
                 variant(out, 1, N);
                 seq.encode(out);
+                ack.encode(out);
                 frames.encode(out);
             }
-            ServerInput::SendRaw { seq, body } => {
+            ServerInput::SendRaw { seq, ack, body } => {
                 variant(out, 2, N);
                 seq.encode(out);
+                ack.encode(out);
                 body.encode(out);
             }
             ServerInput::Delete => variant(out, 3, N),
@@ -429,6 +431,7 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 Poll { ack: rel(0) },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![
                         msg("hi"),
                         ClientFrame::Message(Payload::Binary(vec![0, 255])),
@@ -443,19 +446,57 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
             ]),
         ),
         (
+            "sends-carrying-ack",
+            scenario(vec![
+                Poll { ack: rel(0) },
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("ping")],
+                },
+                AppTake,
+                AppSend(text("pong")),
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(-1)),
+                    frames: vec![msg("again")],
+                },
+                Send {
+                    seq: rel(-1),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("again")],
+                },
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(3)),
+                    frames: vec![msg("beyond")],
+                },
+                AppTake,
+                Wake,
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("last")],
+                },
+            ]),
+        ),
+        (
             "inbound-full-hold-then-503",
             scenario(vec![
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("a"), msg("b")],
                 },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("c")],
                 },
                 AppTake,
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("d"), msg("e")],
                 },
                 Advance { ms: 400 },
@@ -463,6 +504,7 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 AppTake,
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("d"), msg("e")],
                 },
             ]),
@@ -491,30 +533,37 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 },
                 SendRaw {
                     seq: rel(0),
+                    ack: None,
                     body: vec![9, 0, 0, 0, 0],
                 },
                 SendRaw {
                     seq: rel(0),
+                    ack: None,
                     body: vec![2, 0xff, 0xff, 0xff, 0xff],
                 },
                 SendRaw {
                     seq: rel(0),
+                    ack: None,
                     body: vec![1, 0, 0, 0, 1, 0xff],
                 },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("a"), msg("b"), msg("c")],
                 },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![ClientFrame::Close(None), msg("x")],
                 },
                 Send {
                     seq: rel(2),
+                    ack: None,
                     frames: vec![msg("gap")],
                 },
                 Send {
                     seq: Pos::Abs(u64::MAX),
+                    ack: None,
                     frames: vec![msg("max")],
                 },
                 AppSend(Payload::Filled {
@@ -529,15 +578,18 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
             scenario(vec![
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("one"), msg("two")],
                 },
                 Send {
                     seq: rel(-2),
+                    ack: None,
                     frames: vec![msg("one"), msg("two")],
                 },
                 AppTake,
                 Send {
                     seq: rel(-1),
+                    ack: None,
                     frames: vec![msg("two"), msg("three")],
                 },
                 AppTake,
@@ -551,6 +603,7 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 Poll { ack: rel(0) },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("last"), ClientFrame::Close(close(4000, "done"))],
                 },
                 Poll { ack: rel(0) },
@@ -567,10 +620,12 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 Poll { ack: rel(0) },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("a"), msg("b")],
                 },
                 Send {
                     seq: rel(0),
+                    ack: None,
                     frames: vec![msg("c")],
                 },
                 Delete,

@@ -7,7 +7,7 @@ use super::book::Book;
 use super::inputs::{ClientFrame, CloseSeed, ConfigSeed, Payload, Pos, close_frame};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
-use longpoll_core::reply::Conflict;
+use longpoll_core::reply::{BadRequest, Conflict};
 use longpoll_core::wire::{Frame, FrameError, decode_body, encode_frame};
 use longpoll_core::{
     CloseFrame, CloseReason, Config, Event, Message, Reply, RequestId, Response, ServerSession,
@@ -31,6 +31,8 @@ pub enum ServerInput {
     Send {
         /// The `seq`.
         seq: Pos,
+        /// The `ack` (PROTOCOL.md 5.3), relative to the frames the session has numbered.
+        ack: Option<Pos>,
         /// The body's frames (maybe over the limits, maybe a close that is not last).
         frames: Vec<ClientFrame>,
     },
@@ -38,6 +40,8 @@ pub enum ServerInput {
     SendRaw {
         /// The `seq`.
         seq: Pos,
+        /// The `ack`, as for `Send`.
+        ack: Option<Pos>,
         /// The body.
         body: Vec<u8>,
     },
@@ -77,6 +81,7 @@ enum Request {
     },
     Send {
         seq: u64,
+        ack: Option<u64>,
         /// The body as the harness decodes it under the session's limits.
         frames: Result<Vec<Frame>, FrameError>,
     },
@@ -194,7 +199,7 @@ impl Harness {
                 let id = self.session.handle_poll(now, ack);
                 new_request = Some(self.took(id, Request::Poll { ack })?);
             }
-            ServerInput::Send { seq, frames } => {
+            ServerInput::Send { seq, ack, frames } => {
                 let mut body = BytesMut::new();
                 for frame in frames {
                     let frame = match frame {
@@ -203,11 +208,14 @@ impl Harness {
                     };
                     encode_frame(&frame, &mut body).map_err(|e| e.to_string())?;
                 }
-                new_request = self.send(seq.resolve(self.session.received_seq()), body)?;
-            }
-            ServerInput::SendRaw { seq, body } => {
                 let seq = seq.resolve(self.session.received_seq());
-                new_request = self.send(seq, BytesMut::from(&body[..]))?;
+                let ack = ack.map(|ack| ack.resolve(self.session.sent_seq()));
+                new_request = self.send(seq, ack, body)?;
+            }
+            ServerInput::SendRaw { seq, ack, body } => {
+                let seq = seq.resolve(self.session.received_seq());
+                let ack = ack.map(|ack| ack.resolve(self.session.sent_seq()));
+                new_request = self.send(seq, ack, BytesMut::from(&body[..]))?;
             }
             ServerInput::Delete => {
                 let id = self.session.handle_close(now);
@@ -264,7 +272,12 @@ impl Harness {
 
     /// A `POST`; bodies over the body limit are refused by the driver while reading (`413`)
     /// and never reach the session, whose inbound limits count on that.
-    fn send(&mut self, seq: u64, body: BytesMut) -> Result<Option<RequestId>, String> {
+    fn send(
+        &mut self,
+        seq: u64,
+        ack: Option<u64>,
+        body: BytesMut,
+    ) -> Result<Option<RequestId>, String> {
         if body.len() > self.config.max_body_bytes {
             self.outcome
                 .saw("send over the body limit, refused by the driver");
@@ -276,8 +289,8 @@ impl Harness {
             self.config.max_message_bytes,
             self.config.max_frames_per_request,
         );
-        let id = self.session.handle_send(self.now, seq, body);
-        self.took(id, Request::Send { seq, frames }).map(Some)
+        let id = self.session.handle_send(self.now, seq, ack, body);
+        self.took(id, Request::Send { seq, ack, frames }).map(Some)
     }
 
     fn request(&self, id: RequestId) -> &Request {
@@ -394,16 +407,24 @@ impl Harness {
         self.outcome.saw(&format!("{} {status}", request.name()));
         let allowed: &[u16] = match request {
             Request::Poll { .. } => &[200, 204, 400, 404, 409, 410],
-            Request::Send { .. } => &[204, 400, 404, 409, 410, 413, 503],
+            // Only a send that carried `ack` may bring frames back (PROTOCOL.md 5.3).
+            Request::Send { ack: Some(_), .. } => &[200, 204, 400, 404, 409, 410, 413, 503],
+            Request::Send { ack: None, .. } => &[204, 400, 404, 409, 410, 413, 503],
             Request::Delete => &[204, 404],
         };
         if !allowed.contains(&status) {
             return Err(format!("{} answered {reply:?}", request.name()));
         }
         match (request, reply) {
-            (Request::Poll { ack }, Reply::Frames { first_seq, body }) => {
-                self.check_batch(*ack, *first_seq, body)
-            }
+            (Request::Poll { ack }, Reply::Frames { first_seq, body })
+            | (
+                Request::Send {
+                    ack: Some(ack),
+                    frames: Ok(_),
+                    ..
+                },
+                Reply::Frames { first_seq, body },
+            ) => self.check_batch(*ack, *first_seq, body),
             (
                 Request::Send {
                     frames: Err(error), ..
@@ -421,6 +442,17 @@ impl Harness {
             (Request::Send { seq, .. }, Reply::Conflict(Conflict::SeqGap { expected, got })) => {
                 if got != seq || expected >= seq {
                     return Err(format!("bad gap answer {reply:?} to seq {seq}"));
+                }
+                Ok(())
+            }
+            (
+                Request::Send { ack: Some(ack), .. },
+                Reply::BadRequest(BadRequest::AckBeyondSent { ack: said, sent }),
+            ) => {
+                // Answered as it arrived, so the application's frames then are all there are.
+                let numbered = self.out_stream.len() as u64;
+                if said != ack || *sent != numbered || *ack <= numbered {
+                    return Err(format!("{reply:?} to ack {ack} with {numbered} numbered"));
                 }
                 Ok(())
             }
@@ -463,16 +495,19 @@ impl Harness {
         Ok(())
     }
 
-    /// Every `204` to a `POST` means all its frames were accepted, and frames are accepted
-    /// only with such a `204`: replays them into the model of what the application must get.
+    /// Every `204` to a `POST` (or `200`, to one that carried `ack`) means all its frames were
+    /// accepted, and frames are accepted only with such an answer: replays them into the model
+    /// of what the application must get.
     fn check_accepted(&mut self, before: u64, responses: &[Response]) -> Result<(), String> {
         let after = self.session.received_seq();
         let mut cursor = before;
         for response in responses {
-            let Request::Send { seq, frames } = request(&self.requests, response.request) else {
+            let Request::Send { seq, frames, .. } = request(&self.requests, response.request)
+            else {
                 continue;
             };
-            let (Reply::NoContent, Ok(frames)) = (&response.reply, frames) else {
+            let (Reply::NoContent | Reply::Frames { .. }, Ok(frames)) = (&response.reply, frames)
+            else {
                 continue;
             };
             let end = seq + frames.len() as u64;

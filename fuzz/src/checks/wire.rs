@@ -213,6 +213,17 @@ fn model_query(query: Option<&str>, name: &'static str) -> Result<u64, QueryErro
     }
 }
 
+/// A send's optional `ack`: absent is `None`, anything else as [`model_query`].
+fn model_optional_query(
+    query: Option<&str>,
+    name: &'static str,
+) -> Result<Option<u64>, QueryError> {
+    match model_query(query, name) {
+        Err(QueryError::Missing(_)) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 fn query(text: &str, outcome: &mut Outcome) -> Result<(), String> {
     for name in ["ack", "seq"] {
         for query in [Some(text), None] {
@@ -256,7 +267,7 @@ fn route_request(data: &[u8], outcome: &mut Outcome) -> Result<(), String> {
     } else if let Some(id) = SessionId::parse(rest) {
         operation(method, query, content_type).map(|op| match op {
             Operation::Poll { ack } => Route::Poll { id, ack },
-            Operation::Send { seq } => Route::Send { id, seq },
+            Operation::Send { seq, ack } => Route::Send { id, seq, ack },
             Operation::Close => Route::Close { id },
         })
     } else {
@@ -272,13 +283,14 @@ fn route_request(data: &[u8], outcome: &mut Outcome) -> Result<(), String> {
         Ok(Route::Poll { id, ack }) => {
             method == "GET" && same_id(id) && model_query(query, "ack") == Ok(*ack)
         }
-        Ok(Route::Send { id, seq }) => {
+        Ok(Route::Send { id, seq, ack }) => {
             let essence = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim());
             method == "POST"
                 && same_id(id)
                 && essence.is_some_and(|e| e.eq_ignore_ascii_case("application/octet-stream"))
                 && is_frames_content_type(content_type)
                 && model_query(query, "seq") == Ok(*seq)
+                && model_optional_query(query, "ack") == Ok(*ack)
         }
         Ok(Route::Close { id }) => method == "DELETE" && same_id(id),
         Err(reply) => matches!(reply.status(), 400 | 404 | 405 | 415),

@@ -59,6 +59,8 @@ pub(crate) struct Stats {
     pub(crate) duplicated: u64,
     pub(crate) broken: u64,
     pub(crate) statuses: HashMap<u16, u64>,
+    /// Sends answered `200` with server frames (they carried `ack`).
+    pub(crate) send_answers_with_frames: u64,
     /// The run ended because the harsh network kept a side from hearing the other.
     pub(crate) died_of_faults: bool,
 }
@@ -158,6 +160,8 @@ impl Sim {
             _ => Ending::ClientVanishes,
         };
         let mut client_config = ClientConfig::default();
+        // Sends that carry `ack` get answers with frames; both kinds of client must hold.
+        client_config.ack_on_send = rng.chance(0.7);
         client_config.outbound_max_messages = rng.range(1, 12) as usize;
         client_config.outbound_max_bytes = config.max_message_bytes + rng.range(0, 300) as usize;
         client_config.inbound_max_messages = rng.range(1, 12) as usize;
@@ -398,7 +402,9 @@ impl Sim {
                 let now = self.now;
                 let server_id = match self.conns[conn].kind.clone() {
                     RequestKind::Poll { ack } => self.server.handle_poll(now, ack),
-                    RequestKind::Send { seq, body } => self.server.handle_send(now, seq, body),
+                    RequestKind::Send { seq, ack, body } => {
+                        self.server.handle_send(now, seq, ack, body)
+                    }
                     RequestKind::Delete => self.server.handle_close(now),
                 };
                 if self.by_server_id.insert(server_id, conn).is_some() {
@@ -490,6 +496,9 @@ impl Sim {
             reply.status()
         ));
         *self.stats.statuses.entry(reply.status()).or_default() += 1;
+        if matches!(self.conns[conn].kind, RequestKind::Send { .. }) && reply.status() == 200 {
+            self.stats.send_answers_with_frames += 1;
+        }
         if self.conns[conn].client_deaf || self.client_gone() {
             return Ok(());
         }
@@ -515,17 +524,16 @@ impl Sim {
     fn drain(&mut self) -> Result<(), String> {
         loop {
             let mut progressed = false;
+            // A driver may let the application take a message and send before it drains the
+            // answers (a send that carried `ack` then takes what was sent): both orders hold.
+            if self.rng.chance(0.5) {
+                progressed |= self.server_app_turn()?;
+            }
             while let Some(response) = self.server.poll_response() {
                 progressed = true;
                 self.deliver_response(response.request, response.reply)?;
             }
-            if self.server_app.paused_until <= self.now
-                && let Some(event) = self.server.poll_event(self.now)
-            {
-                progressed = true;
-                self.server_event(event)?;
-                self.maybe_pause_server_app();
-            }
+            progressed |= self.server_app_turn()?;
             if !self.client_gone() {
                 while let Some(output) = self.client.poll_output(self.now) {
                     progressed = true;
@@ -556,6 +564,19 @@ impl Sim {
             self.core_closed = Some((self.now, self.server_last_activity));
         }
         self.check_bounds()
+    }
+
+    /// The server application takes one message (unless paused) and sends what is due.
+    fn server_app_turn(&mut self) -> Result<bool, String> {
+        let mut progressed = false;
+        if self.server_app.paused_until <= self.now
+            && let Some(event) = self.server.poll_event(self.now)
+        {
+            progressed = true;
+            self.server_event(event)?;
+            self.maybe_pause_server_app();
+        }
+        Ok(self.server_app_sends() | progressed)
     }
 
     fn maybe_pause_server_app(&mut self) {
@@ -891,7 +912,10 @@ fn expect_next(received: &mut u64, tag: &str, message: &Message, total: u64) -> 
 fn describe(kind: &RequestKind) -> String {
     match kind {
         RequestKind::Poll { ack } => format!("GET ack={ack}"),
-        RequestKind::Send { seq, body } => format!("POST seq={seq} ({} bytes)", body.len()),
+        RequestKind::Send { seq, ack, body } => {
+            let ack = ack.map_or(String::new(), |ack| format!(" ack={ack}"));
+            format!("POST seq={seq}{ack} ({} bytes)", body.len())
+        }
         RequestKind::Delete => "DELETE".into(),
     }
 }

@@ -11,23 +11,25 @@ import path from 'node:path';
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const START_TIMEOUT_MS = 15000;
 
-export function echoBinary() {
-  const configured = process.env.LONGPOLL_ECHO_BIN;
+export function echoBinary(name = 'echo-axum') {
+  const configured = name === 'echo-axum' ? process.env.LONGPOLL_ECHO_BIN : undefined;
   return configured
     ? path.resolve(PACKAGE_DIR, configured)
-    : path.resolve(PACKAGE_DIR, '../target/debug/echo-axum');
+    : path.resolve(PACKAGE_DIR, `../target/debug/${name}`);
 }
 
 /**
- * Starts echo-axum with `args` (e.g. `['--poll-timeout-ms', '1000']`) on a free port and
- * resolves with `{ url, stop }` once it listens; `url` is the protocol base URL.
+ * Starts echo-axum (or the example server `name`, such as echo-hyper, whose echo is a
+ * callback) with `args` (e.g. `['--poll-timeout-ms', '1000']`) on a free port and resolves
+ * with `{ url, stop }` once it listens; `url` is the protocol base URL.
  */
-export function startEcho(args = []) {
-  const binary = echoBinary();
+export function startEcho(args = [], name = 'echo-axum') {
+  const binary = echoBinary(name);
   if (!existsSync(binary)) {
     throw new Error(
-      `echo-axum not found at ${binary}: build it with ` +
-        '`cargo build -p longpoll-examples --bin echo-axum` or set LONGPOLL_ECHO_BIN',
+      `${name} not found at ${binary}: build it with ` +
+        `\`cargo build -p longpoll-examples --bin ${name}\`` +
+        (name === 'echo-axum' ? ' or set LONGPOLL_ECHO_BIN' : ''),
     );
   }
   const child = spawn(binary, ['--listen', '127.0.0.1:0', ...args], {
@@ -46,7 +48,7 @@ export function startEcho(args = []) {
     const timer = setTimeout(() => {
       stop();
       reject(
-        new Error(`echo-axum did not report its address within ${START_TIMEOUT_MS} ms:\n${output}`),
+        new Error(`${name} did not report its address within ${START_TIMEOUT_MS} ms:\n${output}`),
       );
     }, START_TIMEOUT_MS);
     const onOutput = (chunk) => {
@@ -67,7 +69,7 @@ export function startEcho(args = []) {
     child.stderr.setEncoding('utf8').on('data', onOutput);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`echo-axum exited (${code ?? signal}) before listening:\n${output}`));
+      reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${output}`));
     });
   });
 }

@@ -257,3 +257,50 @@ test('a 409 with Longpoll-Expected-Seq, 400, 413 or 415 to a send is a protocol 
     });
   }
 });
+
+test('sends carry ack; a 200 to a send delivers its frames once and the poll stays put', async () => {
+  const { fake, socket, log, firstPoll } = await openClient();
+  answerPoll(firstPoll, 0, encodeTextFrame('hello'));
+  const poll = await fake.next('GET');
+  assert.equal(poll.query.get('ack'), '1');
+  socket.send('ping');
+  const send = await fake.next('POST');
+  assert.equal(send.query.get('seq'), '0');
+  assert.equal(send.query.get('ack'), '1', 'the received count');
+  // The server answers with the reply (section 5.3), re-sending frame 0 as well.
+  answerPoll(send, 0, encodeTextFrame('hello'), encodeTextFrame('pong'));
+  await until(() => log.messages.length === 2, 'the reply is delivered');
+  assert.deepEqual(log.messages, ['hello', 'pong'], 'the duplicate is dropped');
+  assert.equal(socket.bufferedAmount, 0, 'the send was accepted');
+  assert.ok(!(await fake.arrivesWithin('GET', 100)), 'the poll in flight carries on');
+  socket.send('next');
+  const next = await fake.next('POST');
+  assert.equal(next.query.get('seq'), '1');
+  assert.equal(next.query.get('ack'), '2');
+  next.respond(204);
+  // The same frame again on the poll is a duplicate too.
+  answerPoll(poll, 1, encodeTextFrame('pong'), encodeTextFrame('later'));
+  await until(() => log.messages.length === 3, 'the poll is delivered');
+  assert.deepEqual(log.messages.slice(2), ['later']);
+  await closeCleanly(fake, socket, log);
+});
+
+test('with ackOnSend false, sends carry no ack', async () => {
+  const { fake, socket, log } = await openClient({ options: { ackOnSend: false } });
+  socket.send('ping');
+  const send = await fake.next('POST');
+  assert.equal(send.query.get('ack'), null);
+  send.respond(204);
+  await closeCleanly(fake, socket, log);
+  assert.throws(() => new LongPoll('http://x.test/lp', { ackOnSend: 'yes' }), TypeError);
+});
+
+test('a 200 to a send that skips frames is a protocol error', async () => {
+  const { fake, socket, log } = await openClient();
+  socket.send('ping');
+  const send = await fake.next('POST');
+  answerPoll(send, 4, encodeTextFrame('pong'));
+  const error = await log.waitFor('error');
+  assert.match(error.message, /skipped frames/);
+  await log.waitFor('close');
+});

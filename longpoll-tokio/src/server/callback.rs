@@ -7,6 +7,10 @@
 //! another task is delivering already, that task picks the events up before it gives the
 //! callback back. The check for more events and the hand-back happen under one lock, so no
 //! event waits for the next request.
+//!
+//! A `POST` delivers its messages before the core's answers are drained, and each callback
+//! call is settled only after it returns: a send that carried `ack` is then answered with
+//! what the callback queued in reply (one exchange per round trip, `PROTOCOL.md` 5.3).
 
 use super::{Shared, read_clock};
 use crate::session::{Side, last_item};
@@ -44,14 +48,15 @@ pub(crate) fn deliver(shared: &Shared) {
             Event::Message(message) => (Some(Ok(message.into())), false),
             Event::Closed(reason) => (last_item(Side::Server, reason, state.closed_by_app), true),
         };
-        // Taking a message frees inbound room, which may accept a held `POST`.
-        let settled = state.settle(shared.id, now);
         drop(state);
-        settled.finish(shared);
         let called = match item {
             Some(item) => catch_unwind(AssertUnwindSafe(|| callback(item))).is_ok(),
             None => true,
         };
+        // Settled after the call: a send being answered takes what the callback queued, and
+        // taking the message freed inbound room, which may have accepted a held `POST`.
+        let settled = shared.lock().settle(shared.id, now);
+        settled.finish(shared);
         if last || !called {
             // The session is over for the application: its callback (and what it holds) goes
             // now, outside the lock, since dropping it runs the application's code too.
@@ -96,8 +101,11 @@ pub(crate) fn queue(shared: &Shared, message: Message, may_wait: bool) -> Result
     }
     match state.core.send(read_clock(), message) {
         Ok(()) => {
-            // The held poll's handler takes it, with everything queued until it runs.
-            state.wake_held_poll();
+            // The held poll's handler takes it, with everything queued until it runs; unless
+            // a send's answer takes it (the settle after this callback call answers it).
+            if !state.core.send_answer_pending() {
+                state.wake_held_poll();
+            }
             Ok(())
         }
         Err(SendError::Full(message)) if may_wait => {

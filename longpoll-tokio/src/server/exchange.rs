@@ -70,12 +70,22 @@ impl Future for Exchange {
         let request = match std::mem::replace(&mut this.stage, Stage::Done) {
             Stage::Start(request) => {
                 let is_poll = matches!(request, SessionRequest::Poll { .. });
+                let is_send = matches!(request, SessionRequest::Send { .. });
                 let id = match request {
                     SessionRequest::Poll { ack } => state.core.handle_poll(now, ack),
-                    SessionRequest::Send { seq, body } => state.core.handle_send(now, seq, body),
+                    SessionRequest::Send { seq, ack, body } => {
+                        state.core.handle_send(now, seq, ack, body)
+                    }
                     SessionRequest::Close => state.core.handle_close(now),
                 };
                 state.wait_for(id, is_poll);
+                if is_send && state.callback_can_take() {
+                    // A callback session takes the messages before the answers are drained,
+                    // so a send that carried `ack` carries its replies (see `callback`).
+                    drop(state);
+                    super::callback::deliver(&this.shared);
+                    state = this.shared.lock();
+                }
                 id
             }
             Stage::Held(id) => id,

@@ -176,6 +176,12 @@ impl State {
         }
     }
 
+    /// Whether a callback is free to take the core's events now (no task calls it, and no
+    /// message waits for room).
+    pub(crate) fn callback_can_take(&self) -> bool {
+        self.callback.is_some() && self.unsent.is_none() && self.core.has_event()
+    }
+
     fn wake_watchdog(&mut self) {
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.waker.wake();
