@@ -21,6 +21,9 @@ pub(crate) enum Target {
     /// Ours on axum as `Axum`, with a task per session reading a `Session` instead of a
     /// callback (echo, latency and idle; fan-out pushes from a `Session` in both).
     AxumTask,
+    /// The `Axum` server with clients whose sends carry no `ack` (`PROTOCOL.md` section 5.3
+    /// unused): each echo comes on the poll, two exchanges per message (echo only).
+    AxumNoAck,
     Hyper,
     Actix,
     PlainHyper,
@@ -29,10 +32,11 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    pub(crate) const ALL: [Target; 8] = [
+    pub(crate) const ALL: [Target; 9] = [
         Target::Axum,
         Target::AxumRouter,
         Target::AxumTask,
+        Target::AxumNoAck,
         Target::Hyper,
         Target::Actix,
         Target::PlainHyper,
@@ -46,6 +50,7 @@ impl Target {
             Target::Axum => "axum",
             Target::AxumRouter => "axum_router",
             Target::AxumTask => "axum_task",
+            Target::AxumNoAck => "axum_no_ack",
             Target::Hyper => "hyper",
             Target::Actix => "actix",
             Target::PlainHyper => "plain_hyper",
@@ -59,6 +64,7 @@ impl Target {
             Target::Axum
             | Target::AxumRouter
             | Target::AxumTask
+            | Target::AxumNoAck
             | Target::Hyper
             | Target::Actix => Protocol::V1,
             Target::PlainHyper => Protocol::Plain,
@@ -68,11 +74,13 @@ impl Target {
 
     /// The plain server has no sessions to push to (echo counts its exchanges, idle its
     /// connections); `axum_task` differs from `axum` only in how the application is written,
-    /// and fan-out is written the same way on both.
+    /// and fan-out is written the same way on both; `axum_no_ack` differs only in how its
+    /// clients send, and only echo replies to sends.
     pub(crate) fn runs(self, scenario: Scenario) -> bool {
         match self {
             Target::PlainHyper => matches!(scenario, Scenario::Echo | Scenario::Idle),
             Target::AxumTask => scenario != Scenario::Fanout,
+            Target::AxumNoAck => scenario == Scenario::Echo,
             _ => true,
         }
     }
@@ -381,7 +389,7 @@ fn run_one(
             let name = match target {
                 Target::PlainHyper => "plain-hyper",
                 Target::AxumRouter => "axum-router",
-                Target::AxumTask => "axum",
+                Target::AxumTask | Target::AxumNoAck => "axum",
                 other => other.name(),
             };
             command.args(["--impl", name]);
@@ -412,6 +420,7 @@ fn run_one(
         .args(["--warmup-ms", &plan.warmup_ms.to_string()])
         .args(["--window-ms", &window_ms.to_string()])
         .args(["--server-pid", &server_pid.to_string()])
+        .args((target == Target::AxumNoAck).then_some("--no-send-ack"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
     let mut loadgen = Reaped(loadgen.spawn()?);
@@ -481,7 +490,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_plain_server_runs_echo_and_idle_and_axum_task_all_but_fan_out() {
+    fn the_plain_server_runs_echo_and_idle_axum_task_all_but_fan_out_and_axum_no_ack_echo() {
         let scenarios = |target: Target| {
             [
                 Scenario::Echo,
@@ -501,8 +510,12 @@ mod tests {
             scenarios(Target::AxumTask),
             [Scenario::Echo, Scenario::Latency, Scenario::Idle]
         );
+        assert_eq!(scenarios(Target::AxumNoAck), [Scenario::Echo]);
         for target in Target::ALL {
-            if !matches!(target, Target::PlainHyper | Target::AxumTask) {
+            if !matches!(
+                target,
+                Target::PlainHyper | Target::AxumTask | Target::AxumNoAck
+            ) {
                 assert_eq!(scenarios(target).len(), 4, "{}", target.name());
             }
         }

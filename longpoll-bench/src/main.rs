@@ -23,8 +23,8 @@ struct Cli {
     /// 10,000 idle sessions.
     #[arg(long)]
     quick: bool,
-    /// Only these servers (comma-separated: axum, axum_router, axum_task, hyper, actix, plain_hyper,
-    /// engineioxide, engineio_node).
+    /// Only these servers (comma-separated: axum, axum_router, axum_task, axum_no_ack, hyper,
+    /// actix, plain_hyper, engineioxide, engineio_node).
     #[arg(long, value_delimiter = ',')]
     servers: Vec<String>,
     /// Only these scenarios (comma-separated: echo, fanout, latency, idle).

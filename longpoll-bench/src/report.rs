@@ -145,13 +145,28 @@ pub(crate) fn figures(table: &Table, core_lines: &[String]) -> Headline {
     let floor = get("echo_cpu_us_per_exchange", Target::PlainHyper).map(|x| 2.0 * x);
     let idle_ours = get("idle_bytes_per_session", ours);
     let idle_plain = get("idle_bytes_per_session", Target::PlainHyper);
-    let named: [(&str, Option<f64>, &str); 11] = [
+    let named: [(&str, Option<f64>, &str); 13] = [
         (
             "echo_cpu_ratio_vs_engineioxide",
             ratio(
                 get("echo_cpu_us_per_msg", ours),
                 get("echo_cpu_us_per_msg", Target::Engineioxide),
             ),
+            "x",
+        ),
+        // The same server with clients that do not use PROTOCOL.md 5.3: two exchanges per
+        // echo, as engineioxide's (not a target; it says what 5.3 is worth).
+        (
+            "echo_cpu_ratio_vs_engineioxide_without_send_ack",
+            ratio(
+                get("echo_cpu_us_per_msg", Target::AxumNoAck),
+                get("echo_cpu_us_per_msg", Target::Engineioxide),
+            ),
+            "x",
+        ),
+        (
+            "echo_cpu_ratio_vs_floor_without_send_ack",
+            ratio(get("echo_cpu_us_per_msg", Target::AxumNoAck), floor),
             "x",
         ),
         (
@@ -369,6 +384,7 @@ pub(crate) fn svg_chart(table: &Table, title: &str) -> String {
                 Target::Axum
                 | Target::AxumRouter
                 | Target::AxumTask
+                | Target::AxumNoAck
                 | Target::Hyper
                 | Target::Actix => "#2b7bb9",
                 Target::PlainHyper => "#999999",

@@ -20,8 +20,9 @@ pub fn reply_headers(reply: &Reply) -> HeaderMap {
     // CORS headers) without growing: a map made for 3 moves its entries on the fourth.
     let mut headers = HeaderMap::with_capacity(6);
     match reply {
-        // The two answers every message costs (a send's `204`, a poll's frames), from names
-        // and values made at compile time; the same as `Reply::headers` gives (tested).
+        // The answers every message costs (a send's `204`, frames to a poll or to a send that
+        // carried `ack`), from names and values made at compile time; the same as
+        // `Reply::headers` gives (tested).
         Reply::NoContent => {
             headers.insert(CACHE_CONTROL, NO_STORE);
         }

@@ -23,15 +23,18 @@
 //!   called with each received message in the task of the request that brought it, sending
 //!   with a [`SessionSender`] that never waits. No task wakes for the application, and an idle
 //!   session has none: the cheapest shape for replies computed at once (echo, request and
-//!   response, handing messages to a channel).
+//!   response, handing messages to a channel). A reply sent while the callback takes a message
+//!   goes back in the answer to the send that brought it, when the client's sends carry `ack`
+//!   (`PROTOCOL.md` section 5.3; the project's clients' do): one HTTP exchange per round trip.
 //!
 //! # No task in the message path
 //!
 //! A server session's state machine sits behind a mutex that the HTTP request handlers and
 //! the application's [`Session`] lock in turn: a request the core can answer at once is
 //! answered by its own handler, and the application takes and queues messages in place. An
-//! echoed message wakes two tasks, the application and the held poll's handler (only the
-//! latter with a callback). A small task per session (the watchdog) sleeps through the
+//! echoed message wakes two tasks, the application and the held poll's handler; with a
+//! callback, none (the reply goes in the send's answer) or only the latter (a send without
+//! `ack`). A small task per session (the watchdog) sleeps through the
 //! traffic and wakes only for the idle timeout, a held request's deadline, a server
 //! shutdown, or the close. A parked poll is a
 //! few words: it has no timer of its own. Measure a session's memory with

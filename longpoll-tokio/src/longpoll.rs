@@ -183,8 +183,10 @@ impl LongPoll {
     /// The callback runs in the task of the request that brought the message (the session's
     /// timer task for a timeout or a server shutdown), one call at a time, so no task wakes
     /// up for the application: the cheapest way to serve a session whose replies are computed
-    /// at once. It must not block. A callback that panics closes its session with code 1011;
-    /// the server keeps serving.
+    /// at once. What it sends while it takes a send's messages goes back in that send's answer
+    /// when the send carried `ack` (`PROTOCOL.md` section 5.3), so a request and its reply
+    /// cost one HTTP exchange; otherwise the held poll takes it. It must not block. A callback
+    /// that panics closes its session with code 1011; the server keeps serving.
     ///
     /// ```
     /// use longpoll_tokio::{LongPoll, Message};

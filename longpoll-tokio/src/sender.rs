@@ -29,12 +29,14 @@ impl SessionSender {
         self.shared.id
     }
 
-    /// Queues `message` for the client; a held poll takes it at once. When the outbound buffer
-    /// (messages the client has not acknowledged yet) is full, the message waits in the
-    /// session for room, and the callback is not called again until it has gone in: received
-    /// messages wait in the session meanwhile, and the client's sends are held, then refused
-    /// with `503` and retried. That is backpressure, as a [`Session`](crate::Session)'s
-    /// `send` gives, and nothing is lost.
+    /// Queues `message` for the client; a held poll takes it at once (or, sent from the
+    /// callback, the answer to the send whose message it is taking, if that send carried
+    /// `ack`: `PROTOCOL.md` section 5.3). When the outbound buffer (messages the client has
+    /// not acknowledged yet) is full, the message waits in the session for room, and the
+    /// callback is not called again until it has gone in: received messages wait in the
+    /// session meanwhile, and the client's sends are held, then refused with `503` and
+    /// retried. That is backpressure, as a [`Session`](crate::Session)'s `send` gives, and
+    /// nothing is lost.
     ///
     /// [`Message::Close`] closes the session, like [`close`](Self::close).
     ///
