@@ -43,7 +43,9 @@
 //!
 //! Each session uses at most two requests at a time (a poll and a send), plus a short
 //! `DELETE` when it ends; connections are pooled per [`Client`], so clone a `Client` rather
-//! than building one per session.
+//! than building one per session. Sends carry `ack`, so a server reply made while it takes a
+//! message comes back in that send's answer and the poll stays parked (`PROTOCOL.md` section
+//! 5.3); [`ClientConfig::ack_on_send`] turns that off.
 //!
 //! # Runtime
 //!
