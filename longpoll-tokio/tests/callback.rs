@@ -6,9 +6,9 @@ mod support;
 
 use bytes::Bytes;
 use longpoll_core::wire::{Frame, decode_body};
-use longpoll_core::{CloseReason, Config, Reply, Route, SessionParams};
+use longpoll_core::{CloseReason, Config, Reply, Route, SessionId, SessionParams};
 use longpoll_tokio::{
-    CloseFrame, Error, LongPoll, Message, SessionHandle, SessionRequest, SessionSender,
+    CloseFrame, Error, LongPoll, Message, Mount, SessionHandle, SessionRequest, SessionSender,
     TrySendError, close_code,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -240,8 +240,8 @@ async fn a_panicking_callback_closes_its_session_with_1011_and_others_go_on() {
     assert_eq!(seen.take(), vec![Ok(Message::from("fine"))]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_mount_opens_callback_sessions() {
+/// A mount whose callback echoes text, and a session opened through it.
+async fn echo_mount_with_a_session() -> (Mount, SessionId) {
     let mount = LongPoll::new(config()).unwrap().mount_callback(|sender| {
         move |item: Result<Message, Error>| {
             if let Ok(message @ Message::Text(_)) = item {
@@ -253,7 +253,13 @@ async fn a_mount_opens_callback_sessions() {
         panic!("expected the open reply");
     };
     let params = SessionParams::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
-    let id = longpoll_core::SessionId::parse(&params.id).unwrap();
+    let id = SessionId::parse(&params.id).unwrap();
+    (mount, id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mount_opens_callback_sessions() {
+    let (mount, id) = echo_mount_with_a_session().await;
     assert!(mount.registry().get(&id).is_some());
     let poll = tokio::spawn(mount.dispatch(Route::Poll { id, ack: 0 }, Bytes::new()));
     let sent = mount.dispatch(
@@ -270,18 +276,7 @@ async fn a_mount_opens_callback_sessions() {
 
 #[tokio::test(start_paused = true)]
 async fn a_send_carrying_ack_is_answered_with_the_callbacks_reply_and_the_poll_stays_held() {
-    let mount = LongPoll::new(config()).unwrap().mount_callback(|sender| {
-        move |item: Result<Message, Error>| {
-            if let Ok(message @ Message::Text(_)) = item {
-                let _ = sender.try_send(message);
-            }
-        }
-    });
-    let Reply::Opened(json) = mount.dispatch(Route::Open, Bytes::new()).await else {
-        panic!("expected the open reply");
-    };
-    let params = SessionParams::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
-    let id = longpoll_core::SessionId::parse(&params.id).unwrap();
+    let (mount, id) = echo_mount_with_a_session().await;
     let poll = tokio::spawn(mount.dispatch(Route::Poll { id, ack: 0 }, Bytes::new()));
     tokio::task::yield_now().await;
     for (seq, word) in ["one", "two", "three"].into_iter().enumerate() {
