@@ -188,9 +188,9 @@ pub(crate) fn run_plan(plan: &Plan, tools: &Tools) -> Vec<Run> {
             .filter(|t| t.runs(scenario))
             .filter(|t| *t != Target::EngineioNode || tools.node_server.is_some())
             .collect();
-        // A/B interleaved: each repetition runs every server once, in the same order.
+        // A/B interleaved: each repetition runs every server once.
         for repetition in 0..plan.repetitions(scenario) {
-            for &target in &targets {
+            for target in round_order(&targets, repetition) {
                 eprintln!(
                     "# {scenario} {} (repetition {}/{})",
                     target.name(),
@@ -216,6 +216,15 @@ pub(crate) fn run_plan(plan: &Plan, tools: &Tools) -> Vec<Run> {
         }
     }
     runs
+}
+
+/// The servers in the order repetition `repetition` runs them: each starts one place later
+/// than the one before, so no server is always the first run of a scenario (the first run
+/// after a change of scenario meets whatever the previous one left behind: a machine
+/// reclaiming the fan-out phase's memory, sockets in `TIME_WAIT`).
+fn round_order(targets: &[Target], repetition: usize) -> impl Iterator<Item = Target> + '_ {
+    let start = repetition % targets.len().max(1);
+    targets[start..].iter().chain(&targets[..start]).copied()
 }
 
 fn summary(scenario: Scenario, sessions: usize, r: &RunResult) -> String {
@@ -488,6 +497,23 @@ pub(crate) fn core_probe(tools: &Tools, quick: bool) -> Result<Vec<String>, BoxE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_round_runs_every_server_once_starting_one_later() {
+        let targets = [Target::Axum, Target::Hyper, Target::Engineioxide];
+        let round = |r| round_order(&targets, r).collect::<Vec<_>>();
+        assert_eq!(round(0), targets);
+        assert_eq!(
+            round(1),
+            [Target::Hyper, Target::Engineioxide, Target::Axum]
+        );
+        assert_eq!(
+            round(2),
+            [Target::Engineioxide, Target::Axum, Target::Hyper]
+        );
+        assert_eq!(round(3), targets);
+        assert_eq!(round_order(&[], 1).count(), 0);
+    }
 
     #[test]
     fn the_plain_server_runs_echo_and_idle_axum_task_all_but_fan_out_and_axum_no_ack_echo() {
