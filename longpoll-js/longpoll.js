@@ -1058,6 +1058,11 @@ export class LongPoll extends EventTarget {
     switch (answer.status) {
       case 200: // accepted, with server frames: the send carried `ack` (section 5.3)
       case 204:
+        if (answer.status === 200 && !this.#options.ackOnSend) {
+          // No protocol v1 answer to a send without `ack`: retried, like any other status.
+          this.#retryAfterBackoff(slot, at, retryAfterMs(answer));
+          return;
+        }
         slot.succeeded();
         this.#outbound.splice(0, flight.frames);
         this.#bytesAcknowledged += flight.payload;

@@ -662,8 +662,9 @@ impl ClientSession {
 
     fn send_answered(&mut self, now: Instant, answer: ServerAnswer) {
         match answer.status {
-            // Accepted; a `200` also brings server frames (the send carried `ack`).
-            200 | 204 => {
+            // Accepted; a `200` also brings server frames, when the send carried `ack` (to one
+            // that did not, it is no protocol v1 answer: retried below, like any other).
+            status @ (200 | 204) if status == 204 || self.config.ack_on_send => {
                 let frames = self.send.in_flight.as_ref().map_or(0, |f| f.frames);
                 self.send.succeeded();
                 self.outbound.ack(self.outbound.base() + frames);

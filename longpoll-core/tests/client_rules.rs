@@ -1569,3 +1569,19 @@ fn a_send_answer_that_skips_frames_is_a_protocol_error() {
         [Event::Closed(CloseReason::ProtocolError(_))]
     ));
 }
+
+#[test]
+fn a_200_to_a_send_without_ack_is_retried_not_taken_as_accepted() {
+    let mut config = ClientConfig::default();
+    config.ack_on_send = false;
+    let mut h = Harness::with_config(config);
+    let _ = h.expect_poll(ms(0));
+    h.client.send(msg("ping")).unwrap();
+    let (post, _, _) = h.expect_post(ms(1));
+    // A proxy's page, say: not an answer protocol v1 gives to this send.
+    h.answer(ms(2), post, ServerAnswer::status(200));
+    assert_eq!(h.client.outbound_messages(), 1, "the message is kept");
+    let retry = h.next_timeout();
+    let (_, seq, frames) = h.expect_post(retry);
+    assert_eq!((seq, frames), (0, vec![text("ping")]));
+}

@@ -304,3 +304,16 @@ test('a 200 to a send that skips frames is a protocol error', async () => {
   assert.match(error.message, /skipped frames/);
   await log.waitFor('close');
 });
+
+test('with ackOnSend false, a 200 to a send is retried, not taken as accepted', async () => {
+  const { fake, socket, log } = await openClient({ options: { ackOnSend: false } });
+  socket.send('ping');
+  const send = await fake.next('POST');
+  send.respond(200, { body: 'a proxy page' });
+  const retry = await fake.next('POST');
+  assert.equal(retry.query.get('seq'), '0');
+  assert.deepEqual(framesOf(retry), [text('ping')], 'the same frame again');
+  retry.respond(204);
+  assert.deepEqual(log.messages, []);
+  await closeCleanly(fake, socket, log);
+});
