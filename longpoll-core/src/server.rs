@@ -555,19 +555,24 @@ impl ServerSession {
 
     /// Answers a poll with retained frames from `ack`; false when there are none.
     fn answer_poll(&mut self, now: Instant, request: RequestId, ack: u64) -> bool {
-        let Some(batch) = self.outbound.batch(
+        self.answer_with_batch(now, request, ack).is_some()
+    }
+
+    /// Answers `request` `200` with the retained frames from `ack` (section 8.3 of
+    /// `PROTOCOL.md`), if there are any; returns the seq after the batch's last frame.
+    fn answer_with_batch(&mut self, now: Instant, request: RequestId, ack: u64) -> Option<u64> {
+        let batch = self.outbound.batch(
             ack,
             self.config.max_frames_per_response,
             self.config.max_response_bytes,
-        ) else {
-            return false;
-        };
+        )?;
+        let end = batch.first_seq + batch.frames as u64;
         let reply = Reply::Frames {
             first_seq: batch.first_seq,
             body: batch.body,
         };
         self.respond(now, request, reply);
-        true
+        Some(end)
     }
 
     /// Gives the answers left for the next drain: the held poll that [`send`](Self::send)
@@ -590,23 +595,11 @@ impl ServerSession {
     /// `ack` if it carried one and there are any, else `204`. Returns the seq after the
     /// answer's last frame, if it has frames.
     fn answer_send(&mut self, now: Instant, request: RequestId, ack: Option<u64>) -> Option<u64> {
-        if let Some(ack) = ack
-            && let Some(batch) = self.outbound.batch(
-                ack,
-                self.config.max_frames_per_response,
-                self.config.max_response_bytes,
-            )
-        {
-            let end = batch.first_seq + batch.frames as u64;
-            let reply = Reply::Frames {
-                first_seq: batch.first_seq,
-                body: batch.body,
-            };
-            self.respond(now, request, reply);
-            return Some(end);
+        let answered = ack.and_then(|ack| self.answer_with_batch(now, request, ack));
+        if answered.is_none() {
+            self.respond(now, request, Reply::NoContent);
         }
-        self.respond(now, request, Reply::NoContent);
-        None
+        answered
     }
 
     fn wake_held_poll(&mut self, now: Instant) {

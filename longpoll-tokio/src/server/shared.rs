@@ -172,7 +172,7 @@ impl State {
             on_close,
             // Not while a message waits for room: received ones wait in the core meanwhile,
             // which holds the client's sends (backpressure, as for a `Session`).
-            deliver: has_event && self.callback.is_some() && self.unsent.is_none(),
+            deliver: self.callback_can_take(),
         }
     }
 
