@@ -69,8 +69,10 @@ impl EchoArgs {
         let mut config = Config::default();
         if let Some(ms) = self.poll_timeout_ms {
             config.poll_timeout = Duration::from_millis(ms);
-            // Keep the POST hold below the poll hold, as validation requires.
+            // Keep the POST hold, and the wait for a reply after it, below the poll hold, as
+            // validation requires.
             config.inbound_hold_timeout = config.inbound_hold_timeout.min(config.poll_timeout / 2);
+            config.reply_wait = config.reply_wait.min(config.poll_timeout / 4);
         }
         if let Some(ms) = self.idle_timeout_ms {
             config.idle_timeout = Duration::from_millis(ms);

@@ -53,6 +53,16 @@ pub const DEFAULT_INBOUND_HOLD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `Retry-After` a `503` carries (1 s).
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How long an accepted send that carried `ack` may wait for the application's reply before
+/// it is answered without it (10 ms; `PROTOCOL.md` section 5.3). With `inbound_hold_timeout`
+/// it must stay under `poll_timeout`.
+///
+/// The reply normally comes well within it: the send is answered as soon as the application
+/// has taken its messages and asks for the next one. The wait only bounds how long a slow or
+/// busy application delays the client's next send. Zero answers every send at the next
+/// drain, with whatever the application queued by then.
+pub const DEFAULT_REPLY_WAIT: Duration = Duration::from_millis(10);
+
 /// How long a `POST` body may take to arrive, from the end of the request head, before the
 /// request is answered `408` (30 s). Adapters enforce it while reading; it bounds how long a
 /// client that trickles its body ties up a connection.
@@ -102,6 +112,9 @@ pub struct Config {
     pub inbound_hold_timeout: Duration,
     /// `Retry-After` sent with `503`. Default [`DEFAULT_RETRY_AFTER`].
     pub retry_after: Duration,
+    /// How long an accepted send that carried `ack` waits for the application's reply.
+    /// Default [`DEFAULT_REPLY_WAIT`].
+    pub reply_wait: Duration,
     /// How long a `POST` body may take to arrive before `408`. Default
     /// [`DEFAULT_BODY_READ_TIMEOUT`].
     pub body_read_timeout: Duration,
@@ -128,6 +141,7 @@ impl Default for Config {
             inbound_max_messages: DEFAULT_INBOUND_MAX_MESSAGES,
             inbound_hold_timeout: DEFAULT_INBOUND_HOLD_TIMEOUT,
             retry_after: DEFAULT_RETRY_AFTER,
+            reply_wait: DEFAULT_REPLY_WAIT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             origins: OriginPolicy::unchecked(),
         }
@@ -137,10 +151,12 @@ impl Default for Config {
 impl Config {
     /// Checks that the limits fit together, so that no session can wedge:
     ///
-    /// - every duration is non-zero; `idle_timeout` is longer than `poll_timeout` (a client
-    ///   re-polls within its own request deadline, which exceeds the poll hold), and
-    ///   `inbound_hold_timeout` is shorter than `poll_timeout` (clients give every request
-    ///   the poll hold plus a grace period, so a held `POST` is answered before they give up);
+    /// - every duration but `reply_wait` is non-zero; `idle_timeout` is longer than
+    ///   `poll_timeout` (a client re-polls within its own request deadline, which exceeds the
+    ///   poll hold), and `inbound_hold_timeout + reply_wait` is shorter than `poll_timeout`
+    ///   (clients give every request the poll hold plus a grace period, so a held `POST`,
+    ///   which may wait for the application's reply once accepted, is answered before they
+    ///   give up);
     /// - a message fits a frame (`max_message_bytes <= u32::MAX`) and any frame, a close
     ///   frame included, fits a body: `max(max_message_bytes, 125) + 5 <= max_body_bytes`
     ///   and `<= max_response_bytes`;
@@ -167,10 +183,11 @@ impl Config {
                 self.idle_timeout, self.poll_timeout
             )));
         }
-        if self.inbound_hold_timeout >= self.poll_timeout {
+        if self.inbound_hold_timeout.saturating_add(self.reply_wait) >= self.poll_timeout {
             return Err(ConfigError::new(format!(
-                "inbound_hold_timeout ({:?}) must be shorter than poll_timeout ({:?})",
-                self.inbound_hold_timeout, self.poll_timeout
+                "inbound_hold_timeout ({:?}) plus reply_wait ({:?}) must be shorter than \
+                 poll_timeout ({:?})",
+                self.inbound_hold_timeout, self.reply_wait, self.poll_timeout
             )));
         }
         let counts = [
@@ -300,5 +317,19 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn a_held_send_and_its_reply_wait_end_within_the_poll_hold() {
+        let mut config = Config {
+            reply_wait: Duration::ZERO,
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        config.reply_wait = config.poll_timeout - config.inbound_hold_timeout;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("reply_wait"), "{error}");
+        config.reply_wait -= Duration::from_millis(1);
+        config.validate().unwrap();
     }
 }

@@ -55,12 +55,14 @@ pub struct Response {
 /// assert_eq!(session.poll_response().unwrap().reply, Reply::NoContent);
 /// assert_eq!(session.poll_event(start), Some(Event::Message(Message::from("hi"))));
 ///
-/// // A send that carries `ack` takes what the application queued in reply to it, up to the
-/// // next drain, instead of the held poll: one exchange per round trip.
+/// // A send that carries `ack` waits for the application's reply and takes it, instead of
+/// // the held poll: one exchange per round trip.
 /// let reply_body = Bytes::from_static(b"\x01\x00\x00\x00\x02ho");
 /// let post = session.handle_send(start, 1, Some(1), reply_body);
 /// assert_eq!(session.poll_event(start), Some(Event::Message(Message::from("ho"))));
 /// session.send(start, Message::from("hey")).unwrap();
+/// // The application asks for its next event: it has replied, so the send is answered.
+/// assert_eq!(session.poll_event(start), None);
 /// let response = session.poll_response().unwrap();
 /// assert_eq!(response.request, post);
 /// assert!(matches!(response.reply, Reply::Frames { first_seq: 1, .. }));
@@ -84,17 +86,22 @@ pub struct ServerSession {
     /// Messages were queued while a poll was held: it is answered, with all of them, before
     /// the next answer is taken or input handled (so a burst of sends is one batch).
     poll_wake_due: Option<Instant>,
-    /// An accepted send that carried `ack`: it is answered at the next drain (the next answer
-    /// taken or input handled), with the frames queued until then, which the held poll then
-    /// leaves to it.
+    /// An accepted send that carried `ack`, waiting for the application's reply: it is
+    /// answered with the frames queued until then, which the held poll leaves to it.
     answering_send: Option<AnsweringSend>,
 }
 
+/// A send waiting for the application's reply (`PROTOCOL.md` section 5.3). It is answered at
+/// the first drain once `replied_at` is set, when [`Config::reply_wait`] has passed since
+/// `accepted_at`, or when the client's next request arrives, whichever comes first.
 #[derive(Debug)]
 struct AnsweringSend {
     request: RequestId,
     ack: u64,
     accepted_at: Instant,
+    /// When the application had taken the send's messages and asked for more (or when the
+    /// send was accepted, if the reply wait is zero): whatever it queued in reply is queued.
+    replied_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +173,7 @@ impl ServerSession {
     /// A held older poll is answered `409`. An `ack` beyond what was sent is answered `400`
     /// and changes nothing.
     pub fn handle_poll(&mut self, now: Instant, ack: u64) -> RequestId {
-        self.answer_due();
+        self.answer_before_request(now);
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -216,9 +223,12 @@ impl ServerSession {
     /// With `ack` (`PROTOCOL.md` section 5.3), server messages below it are released as by a
     /// poll (an `ack` beyond what was sent is `400` and changes nothing), and where the answer
     /// would be `204` it is `200` with the retained frames from `ack` if there are any. An
-    /// accepted send is answered at the next drain, not at once: messages the application
-    /// queues before then (in reply to the ones it takes with
-    /// [`poll_event`](Self::poll_event)) go with it, and the held poll stays held.
+    /// accepted send waits for the application's reply: it is answered at the first drain
+    /// after [`poll_event`](Self::poll_event) has found nothing more to give (the application
+    /// took the send's messages and asks for more), after [`Config::reply_wait`] (at
+    /// [`handle_timeout`](Self::handle_timeout)), or when the client's next request arrives,
+    /// whichever comes first. Messages the application queues meanwhile go with it, and the
+    /// held poll stays held.
     pub fn handle_send(
         &mut self,
         now: Instant,
@@ -226,7 +236,7 @@ impl ServerSession {
         ack: Option<u64>,
         body: Bytes,
     ) -> RequestId {
-        self.answer_due();
+        self.answer_before_request(now);
         let request = self.start_request(now);
         if let Some(reply) = self.refusal_when_over() {
             self.respond(now, request, reply);
@@ -303,7 +313,7 @@ impl ServerSession {
     /// `DELETE {base}/{id}` arrived: the client closes the session. Answered `204` (also when
     /// already closed, so a retried `DELETE` succeeds).
     pub fn handle_close(&mut self, now: Instant) -> RequestId {
-        self.answer_due();
+        self.answer_before_request(now);
         let request = self.start_request(now);
         match &self.state {
             State::Open => {
@@ -324,7 +334,15 @@ impl ServerSession {
     /// The HTTP client went away before request `request` was answered. The request is
     /// forgotten without an answer; unknown or already answered ids are ignored.
     pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
-        self.answer_due();
+        if self
+            .answering_send
+            .as_ref()
+            .is_some_and(|send| send.request == request)
+        {
+            // Its frames stay accepted; the client's retry is answered as a duplicate.
+            self.answering_send = None;
+            self.last_activity = now;
+        }
         if self
             .held_poll
             .as_ref()
@@ -341,12 +359,21 @@ impl ServerSession {
             self.held_send = None;
             self.last_activity = now;
         }
+        // After the forgetting, so that an answer that was due is not given to it.
+        self.answer_due();
     }
 
     /// Time has passed. Call when [`poll_timeout`](Self::poll_timeout) is reached; calling it
     /// early or twice is harmless (nothing is due, nothing happens).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.answer_due();
+        if self
+            .answering_send
+            .as_ref()
+            .is_some_and(|send| self.reply_deadline(send) <= now)
+        {
+            self.answer_waiting_send(now);
+        }
         if let Some(held) = self.held_poll.take_if(|h| h.deadline <= now)
             // Frames a send's answer took may be retained still (that answer may be lost).
             && !self.answer_poll(now, held.request, held.ack)
@@ -415,7 +442,9 @@ impl ServerSession {
     /// close frame; the session is closed once the client acknowledges the close frame (or
     /// sends `DELETE`), or after the idle timeout. Calling it again does nothing.
     pub fn close(&mut self, now: Instant, close: Option<CloseFrame>) {
-        self.answer_due();
+        // The application says no more: a send waiting for its reply has it all, and the
+        // close frame is left to the held poll.
+        self.answer_before_request(now);
         if self.state != State::Open {
             return;
         }
@@ -438,8 +467,9 @@ impl ServerSession {
 
     /// The next event for the application: client messages in order, then, once the session
     /// is over, [`Event::Closed`] exactly once. Call only when the application can take it;
-    /// taking a message frees inbound room, which may accept a held `POST` (drain
-    /// [`poll_response`](Self::poll_response) afterwards).
+    /// taking a message frees inbound room, which may accept a held `POST`, and finding
+    /// nothing tells a send that carried `ack` that the application has replied (drain
+    /// [`poll_response`](Self::poll_response) afterwards, in both cases).
     pub fn poll_event(&mut self, now: Instant) -> Option<Event> {
         if let Some(message) = self.inbound.pop_front() {
             self.inbound_bytes -= message.len();
@@ -452,7 +482,14 @@ impl ServerSession {
             }
             return Some(Event::Message(message));
         }
-        self.close_event.take().map(Event::Closed)
+        let closed = self.close_event.take();
+        if closed.is_none()
+            && let Some(send) = &mut self.answering_send
+        {
+            // The application took the send's messages and asks for more: it has replied.
+            send.replied_at.get_or_insert(now);
+        }
+        closed.map(Event::Closed)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
@@ -464,6 +501,15 @@ impl ServerSession {
             (Some(poll), None) => Some(poll.deadline),
             (None, Some(send)) => Some(send.deadline),
             (None, None) => None,
+        };
+        // A send that has its reply is due at once (the next drain answers it, and so does a
+        // timeout for a driver that drains only then).
+        let held = match (held, &self.answering_send) {
+            (held, Some(send)) => {
+                let due = send.replied_at.unwrap_or_else(|| self.reply_deadline(send));
+                Some(held.map_or(due, |held| held.min(due)))
+            }
+            (held, None) => held,
         };
         match (held, &self.state) {
             (_, State::Closed { gone_until }) => {
@@ -504,8 +550,8 @@ impl ServerSession {
         !self.inbound.is_empty() || self.close_event.is_some()
     }
 
-    /// Whether an accepted send that carried `ack` waits for the next drain to be answered:
-    /// messages sent until then go with that answer, so the held poll need not be woken.
+    /// Whether an accepted send that carried `ack` waits to be answered: messages sent until
+    /// then go with that answer, so the held poll need not be woken.
     pub fn send_answer_pending(&self) -> bool {
         self.answering_send.is_some()
     }
@@ -576,19 +622,43 @@ impl ServerSession {
     }
 
     /// Gives the answers left for the next drain: the held poll that [`send`](Self::send)
-    /// woke, as of that send, then the send that carried `ack`, with what was queued since.
+    /// woke, as of that send, then the send that carried `ack` if the application replied,
+    /// with what was queued since.
     fn answer_due(&mut self) {
         if let Some(queued_at) = self.poll_wake_due.take() {
             self.wake_held_poll(queued_at);
         }
+        if let Some(replied_at) = self
+            .answering_send
+            .as_ref()
+            .and_then(|send| send.replied_at)
+        {
+            self.answer_waiting_send(replied_at);
+        }
+    }
+
+    /// Before a request is handled or the application closes: everything due, and the send
+    /// waiting for a reply too (the client has moved on, or the application has no more to
+    /// say; and only one send waits at a time).
+    fn answer_before_request(&mut self, now: Instant) {
+        self.answer_due();
+        self.answer_waiting_send(now);
+    }
+
+    /// Answers the send waiting for the application's reply, if any, with what is queued.
+    fn answer_waiting_send(&mut self, now: Instant) {
         if let Some(send) = self.answering_send.take() {
-            let answered = self.answer_send(send.accepted_at, send.request, Some(send.ack));
+            let answered = self.answer_send(now, send.request, Some(send.ack));
             // More than one batch was queued: the held poll takes the rest (from its own
             // `ack`, so the batch above may come twice; the client drops duplicates).
             if answered.is_some_and(|end| end < self.outbound.end()) {
-                self.wake_held_poll(send.accepted_at);
+                self.wake_held_poll(now);
             }
         }
+    }
+
+    fn reply_deadline(&self, send: &AnsweringSend) -> Instant {
+        saturating_add(send.accepted_at, self.config.reply_wait)
     }
 
     /// Answers a send whose frames are all accepted: `200` with the retained frames from
@@ -619,10 +689,14 @@ impl ServerSession {
     fn accept(&mut self, now: Instant, send: HeldSend) {
         match send.ack {
             Some(ack) => {
+                // Only one waits at a time (each request answers the one before), but should
+                // one still wait, it goes first.
+                self.answer_waiting_send(now);
                 self.answering_send = Some(AnsweringSend {
                     request: send.request,
                     ack,
                     accepted_at: now,
+                    replied_at: self.config.reply_wait.is_zero().then_some(now),
                 });
             }
             None => self.respond(now, send.request, Reply::NoContent),
@@ -644,7 +718,8 @@ impl ServerSession {
 
     fn idle_deadline(&self) -> Option<Instant> {
         let active = matches!(self.state, State::Open | State::Closing(_));
-        let nothing_held = self.held_poll.is_none() && self.held_send.is_none();
+        let nothing_held =
+            self.held_poll.is_none() && self.held_send.is_none() && self.answering_send.is_none();
         (active && nothing_held)
             .then(|| saturating_add(self.last_activity, self.config.idle_timeout))
     }

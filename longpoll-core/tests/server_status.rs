@@ -1223,7 +1223,7 @@ fn config_validation_requires_the_inbound_hold_to_end_before_the_poll_hold() {
     let error = validation_error(&equal);
     assert!(error.starts_with("invalid longpoll config: "), "{error}");
     assert!(
-        error.contains("inbound_hold_timeout (10s) must be shorter than poll_timeout (10s)"),
+        error.contains("inbound_hold_timeout (10s) plus reply_wait (10ms) must be shorter than poll_timeout (10s)"),
         "{error}"
     );
 
@@ -1231,12 +1231,16 @@ fn config_validation_requires_the_inbound_hold_to_end_before_the_poll_hold() {
     longer.inbound_hold_timeout = POLL_TIMEOUT + secs(1);
     let error = validation_error(&longer);
     assert!(
-        error.contains("inbound_hold_timeout (11s) must be shorter than poll_timeout (10s)"),
+        error.contains("inbound_hold_timeout (11s) plus reply_wait (10ms) must be shorter than poll_timeout (10s)"),
         "{error}"
     );
 
+    // A send accepted at the end of its hold may still wait for the application's reply.
     let mut shorter = config();
-    shorter.inbound_hold_timeout = POLL_TIMEOUT - ms(1);
+    shorter.inbound_hold_timeout = POLL_TIMEOUT - shorter.reply_wait;
+    let error = validation_error(&shorter);
+    assert!(error.contains("plus reply_wait (10ms)"), "{error}");
+    shorter.inbound_hold_timeout -= ms(1);
     shorter.validate().unwrap();
 }
 
@@ -1407,30 +1411,124 @@ fn close_payload_is_limited_to_125_bytes_whatever_the_message_limit() {
 // ----- sends that carry `ack` (section 5.3) ----------------------------------------------------
 
 #[test]
-fn a_send_with_ack_takes_the_reply_queued_before_the_drain_and_the_held_poll_stays_held() {
+fn a_send_with_ack_waits_for_the_reply_and_the_held_poll_stays_held() {
     let mut h = Harness::new();
     let poll = h.poll(ms(0), 0);
     let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
-    // The application takes the message and answers it before the driver drains.
-    assert_eq!(
-        h.session.poll_event(h.at(ms(1))),
-        Some(Event::Message(msg("ping")))
-    );
-    h.session.send(h.at(ms(1)), msg("pong")).unwrap();
     h.drain();
+    h.assert_held(post);
+    // The application takes the message and answers it; the send still waits, for the
+    // application may have more to say...
+    assert_eq!(h.event(ms(1)), Some(Event::Message(msg("ping"))));
+    h.send(ms(1), msg("pong")).unwrap();
+    h.assert_held(post);
+    h.assert_held(poll);
+    // ...until it asks for its next event: then the send is answered with the reply.
+    assert_eq!(h.event(ms(2)), None);
     assert_eq!(frames_of(&h.reply(post)), (0, vec![text("pong")]));
     h.assert_held(poll);
     h.assert_quiet();
     // The next send acknowledges it, which releases it.
     assert_eq!(h.session.outbound_messages(), 1);
-    let next = h.post_acking(ms(2), 1, 1, texts(&["again"]));
-    h.drain();
+    let next = h.post_acking(ms(3), 1, 1, texts(&["again"]));
+    assert_eq!(h.events(ms(3)), vec![Event::Message(msg("again"))]);
     assert_eq!(h.reply(next), Reply::NoContent);
     assert_eq!(h.session.outbound_messages(), 0);
     h.assert_held(poll);
     // A later message, sent outside any send's answer, goes to the held poll.
-    h.send(ms(3), msg("later")).unwrap();
+    h.send(ms(4), msg("later")).unwrap();
     assert_eq!(frames_of(&h.reply(poll)), (1, vec![text("later")]));
+}
+
+#[test]
+fn a_send_waits_for_the_reply_no_longer_than_the_reply_wait() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(10), 0, 0, texts(&["ping"]));
+    h.drain();
+    let wait = h.session.config().reply_wait;
+    assert_eq!(h.session.poll_timeout(), Some(h.at(ms(10) + wait)));
+    // The application is slow: nothing yet just before the wait ends...
+    h.timeout(ms(10) + wait - ms(1));
+    h.assert_held(post);
+    // ...and at its end the send is answered without a reply; what comes later goes to the
+    // held poll.
+    h.timeout(ms(10) + wait);
+    assert_eq!(h.reply(post), Reply::NoContent);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(POLL_TIMEOUT)));
+    assert_eq!(h.event(ms(50)), Some(Event::Message(msg("ping"))));
+    h.send(ms(50), msg("pong")).unwrap();
+    assert_eq!(frames_of(&h.reply(poll)), (0, vec![text("pong")]));
+}
+
+#[test]
+fn the_clients_next_request_answers_a_send_waiting_for_the_reply() {
+    let mut h = Harness::new();
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    h.drain();
+    h.assert_held(post);
+    h.send(ms(2), msg("early")).unwrap();
+    // A poll arrives (the client has moved on): the waiting send is answered first, with what
+    // is queued, and the poll from its own ack.
+    let poll = h.poll(ms(3), 0);
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("early")]));
+    assert_eq!(frames_of(&h.reply(poll)), (0, vec![text("early")]));
+    // A send does the same to the one before it.
+    let first = h.post_acking(ms(4), 1, 1, texts(&["one"]));
+    h.drain();
+    let second = h.post_acking(ms(5), 2, 1, texts(&["two"]));
+    h.drain();
+    assert_eq!(h.reply(first), Reply::NoContent);
+    h.assert_held(second);
+    assert_eq!(
+        h.events(ms(6)),
+        vec![
+            Event::Message(msg("ping")),
+            Event::Message(msg("one")),
+            Event::Message(msg("two"))
+        ]
+    );
+    assert_eq!(h.reply(second), Reply::NoContent);
+}
+
+#[test]
+fn an_aborted_send_waiting_for_the_reply_is_forgotten_and_its_retry_gets_the_reply() {
+    let mut h = Harness::new();
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    h.drain();
+    h.abort(ms(2), post);
+    assert_eq!(h.session.received_seq(), 1, "its frames stay accepted");
+    assert_eq!(h.event(ms(3)), Some(Event::Message(msg("ping"))));
+    h.send(ms(3), msg("pong")).unwrap();
+    assert_eq!(h.event(ms(3)), None);
+    h.assert_quiet();
+    // The client retries the send: a duplicate, answered at once with the reply.
+    let retry = h.post_acking(ms(4), 0, 0, texts(&["ping"]));
+    h.drain();
+    assert_eq!(frames_of(&h.reply(retry)), (0, vec![text("pong")]));
+    assert_eq!(h.session.received_seq(), 1);
+}
+
+#[test]
+fn with_no_reply_wait_a_send_is_answered_at_the_next_drain() {
+    let mut config = config();
+    config.reply_wait = Duration::ZERO;
+    let mut h = Harness::with_config(config);
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    // What the application queues before the driver drains still goes with it.
+    assert!(h.session.poll_event(h.at(ms(1))).is_some());
+    h.session.send(h.at(ms(1)), msg("pong")).unwrap();
+    h.drain();
+    assert_eq!(frames_of(&h.reply(post)), (0, vec![text("pong")]));
+    h.assert_held(poll);
+    // Without a reply before the drain, 204 and the reply goes to the poll.
+    let next = h.post_acking(ms(2), 1, 1, texts(&["again"]));
+    h.drain();
+    assert_eq!(h.reply(next), Reply::NoContent);
+    assert_eq!(h.event(ms(2)), Some(Event::Message(msg("again"))));
+    h.send(ms(2), msg("pong")).unwrap();
+    assert_eq!(frames_of(&h.reply(poll)), (1, vec![text("pong")]));
 }
 
 #[test]
@@ -1455,7 +1553,7 @@ fn a_send_with_ack_carries_retained_frames_from_its_ack_and_releases_those_below
     // Nothing new to deliver, but b and c are retained from ack 1: a retry of a lost answer
     // gets them again.
     let post = h.post_acking(ms(1), 0, 1, texts(&["x"]));
-    h.drain();
+    assert_eq!(h.events(ms(1)), vec![Event::Message(msg("x"))]);
     assert_eq!(frames_of(&h.reply(post)), (1, vec![text("b"), text("c")]));
     assert_eq!(h.session.outbound_messages(), 2, "a was released by ack 1");
     // A duplicate (all frames received before) is answered at once, with what is retained.
@@ -1465,7 +1563,7 @@ fn a_send_with_ack_carries_retained_frames_from_its_ack_and_releases_those_below
     assert_eq!(h.session.received_seq(), 1, "the duplicate was dropped");
     // Everything acknowledged: 204.
     let last = h.post_acking(ms(3), 1, 3, texts(&["y"]));
-    h.drain();
+    assert_eq!(h.events(ms(3)), vec![Event::Message(msg("y"))]);
     assert_eq!(h.reply(last), Reply::NoContent);
     assert_eq!(h.session.outbound_messages(), 0);
 }
@@ -1495,7 +1593,7 @@ fn a_held_poll_that_times_out_gets_the_frames_a_send_answer_took() {
     let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
     assert!(h.session.poll_event(h.at(ms(1))).is_some());
     h.session.send(h.at(ms(1)), msg("pong")).unwrap();
-    h.drain();
+    assert_eq!(h.event(ms(1)), None);
     assert_eq!(frames_of(&h.reply(post)), (0, vec![text("pong")]));
     h.assert_held(poll);
     // That answer may have been lost: at its deadline the poll carries the frame, not 204.
@@ -1514,7 +1612,7 @@ fn what_a_send_answer_has_no_room_for_goes_to_the_held_poll() {
     for m in ["a", "b", "c"] {
         h.session.send(h.at(ms(1)), msg(m)).unwrap();
     }
-    h.drain();
+    assert_eq!(h.event(ms(1)), None);
     assert_eq!(frames_of(&h.reply(post)), (0, vec![text("a"), text("b")]));
     // The poll answers from its own ack, so a and b come twice; the client drops duplicates.
     assert_eq!(frames_of(&h.reply(poll)).0, 0);

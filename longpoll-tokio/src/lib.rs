@@ -19,6 +19,11 @@
 //!
 //! - **A task per session** reading a [`Session`] ([`LongPoll::mount`], [`LongPoll::connect`]):
 //!   write it like a WebSocket handler, await what you like, and let `send` wait for room.
+//!   What the task sends between taking a client's messages and asking for the next one goes
+//!   back in the answer to the send that brought them, when the client's sends carry `ack`
+//!   (`PROTOCOL.md` section 5.3; the project's clients' do), unless it takes longer than
+//!   [`Config::reply_wait`](longpoll_core::Config::reply_wait) (10 ms by default): one HTTP
+//!   exchange per round trip.
 //! - **A callback per session** ([`LongPoll::mount_callback`], [`LongPoll::connect_callback`]):
 //!   called with each received message in the task of the request that brought it, sending
 //!   with a [`SessionSender`] that never waits. No task wakes for the application, and an idle
@@ -32,11 +37,12 @@
 //! A server session's state machine sits behind a mutex that the HTTP request handlers and
 //! the application's [`Session`] lock in turn: a request the core can answer at once is
 //! answered by its own handler, and the application takes and queues messages in place. An
-//! echoed message wakes two tasks, the application and the held poll's handler; with a
-//! callback, none (the reply goes in the send's answer) or only the latter (a send without
-//! `ack`). A small task per session (the watchdog) sleeps through the
-//! traffic and wakes only for the idle timeout, a held request's deadline, a server
-//! shutdown, or the close. A parked poll is a
+//! echoed message wakes two tasks, the application and the handler of the send (with `ack`)
+//! or of the held poll (without); with a callback, none (the reply goes in the send's
+//! answer) or only the latter (a send without `ack`). A small task per session (the
+//! watchdog) sleeps through the traffic and wakes only for the idle timeout, a held
+//! request's deadline (a send waiting for a task's reply included), a server shutdown, or
+//! the close. A parked poll is a
 //! few words: it has no timer of its own. Measure a session's memory with
 //!
 //! ```sh

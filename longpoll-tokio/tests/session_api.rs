@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use longpoll_core::wire::{Frame, decode_body};
 use longpoll_core::{CloseReason, Config, Reply};
 use longpoll_tokio::{
@@ -388,4 +388,82 @@ async fn a_burst_of_sends_reaches_a_held_poll_as_one_batch() {
     assert_eq!(first, 0);
     let expected: Vec<Frame> = (0..20).map(|i| text(&format!("m{i}"))).collect();
     assert_eq!(batch, expected, "every message of the burst in one answer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_replies_gets_its_reply_into_the_sends_answer_and_the_poll_stays_held() {
+    let longpoll = LongPoll::new(config()).unwrap();
+    let handle = longpoll.connect(|session: Session| async move {
+        let (mut tx, mut rx) = session.split();
+        while let Some(Ok(message)) = rx.next().await {
+            if tx.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let held = tokio::spawn(handle.exchange(SessionRequest::Poll { ack: 0 }));
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    for (seq, word) in ["one", "two", "three"].into_iter().enumerate() {
+        let seq = seq as u64;
+        let reply = handle
+            .exchange(SessionRequest::Send {
+                seq,
+                ack: Some(seq),
+                body: body(&[text(word)]),
+            })
+            .await;
+        assert_eq!(frames(reply), (seq, vec![text(word)]));
+    }
+    // Each answer came as soon as the task asked for more, not at the reply wait.
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!held.is_finished(), "the poll was never needed");
+    // Without `ack`, `204` at once and the echo goes to the poll.
+    let held = tokio::spawn(handle.exchange(SessionRequest::Poll { ack: 3 }));
+    let reply = handle
+        .exchange(SessionRequest::Send {
+            seq: 3,
+            ack: None,
+            body: body(&[text("four")]),
+        })
+        .await;
+    assert_eq!(reply, Reply::NoContent);
+    assert_eq!(frames(held.await.unwrap()), (3, vec![text("four")]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_waits_for_a_task_that_does_not_read_no_longer_than_the_reply_wait() {
+    let mut config = config();
+    config.reply_wait = Duration::from_millis(30);
+    let longpoll = LongPoll::new(config).unwrap();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let (got_tx, mut got) = mpsc::unbounded_channel();
+    let handle = longpoll.connect(move |session: Session| async move {
+        let _ = go_rx.await; // does not read until told
+        let (mut tx, mut rx) = session.split();
+        while let Some(Ok(message)) = rx.next().await {
+            let _ = got_tx.send(message.clone());
+            if tx.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let held = tokio::spawn(handle.exchange(SessionRequest::Poll { ack: 0 }));
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    let reply = handle
+        .exchange(SessionRequest::Send {
+            seq: 0,
+            ack: Some(0),
+            body: body(&[text("late")]),
+        })
+        .await;
+    assert_eq!(reply, Reply::NoContent);
+    assert_eq!(started.elapsed(), Duration::from_millis(30));
+    // The message was accepted; the task reads it when it gets to it, and its reply goes to
+    // the held poll.
+    let _ = go_tx.send(());
+    assert_eq!(got.recv().await, Some(Message::from("late")));
+    assert_eq!(frames(held.await.unwrap()), (0, vec![text("late")]));
 }

@@ -156,7 +156,8 @@ impl Default for Args {
 
 impl Args {
     /// The session configuration these flags ask for, exactly as `echo-axum` derives it: a
-    /// shorter poll timeout shortens the send hold to half of it; a smaller body limit
+    /// shorter poll timeout shortens the send hold to half of it and the reply wait to a
+    /// quarter; a smaller body limit
     /// lowers the message limit to fit, a larger one raises the inbound buffer to hold one
     /// body.
     pub fn config(&self) -> Result<Config, ConfigError> {
@@ -164,6 +165,7 @@ impl Args {
         if let Some(ms) = self.poll_timeout_ms {
             config.poll_timeout = Duration::from_millis(ms);
             config.inbound_hold_timeout = config.inbound_hold_timeout.min(config.poll_timeout / 2);
+            config.reply_wait = config.reply_wait.min(config.poll_timeout / 4);
         }
         if let Some(ms) = self.idle_timeout_ms {
             config.idle_timeout = Duration::from_millis(ms);

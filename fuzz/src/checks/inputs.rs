@@ -135,6 +135,10 @@ pub struct ConfigSeed {
     pub inbound_extra: u8,
     /// Inbound messages past the frames per `POST`: 0 to 7.
     pub inbound_messages_extra: u8,
+    /// How long a send that carried `ack` waits for the reply: none for a multiple of 4
+    /// (answered at the next drain), else 1 ms to what the inbound hold leaves under the poll
+    /// hold.
+    pub reply_wait_ms: u16,
 }
 
 impl ConfigSeed {
@@ -161,6 +165,12 @@ impl ConfigSeed {
         config.inbound_max_bytes = config.max_body_bytes + usize::from(self.inbound_extra % 128);
         config.inbound_max_messages =
             config.max_frames_per_request + usize::from(self.inbound_messages_extra % 8);
+        // What the inbound hold leaves under the poll hold (section 10.1).
+        let room = (config.poll_timeout - config.inbound_hold_timeout).as_millis() as u64 - 1;
+        config.reply_wait = match self.reply_wait_ms {
+            wait if wait % 4 == 0 || room == 0 => Duration::ZERO,
+            wait => ms(1 + u64::from(wait / 4) % room),
+        };
         if let Err(error) = config.validate() {
             panic!("harness bug: {error}");
         }

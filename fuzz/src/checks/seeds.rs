@@ -150,6 +150,7 @@ impl Encode for ConfigSeed {
             outbound_messages,
             inbound_extra,
             inbound_messages_extra,
+            reply_wait_ms,
         } = self;
         for n in [poll_ms, idle_extra_ms, gone_ms, hold_ms, retry_ms] {
             n.encode(out);
@@ -167,6 +168,7 @@ impl Encode for ConfigSeed {
         ] {
             n.encode(out);
         }
+        reply_wait_ms.encode(out);
     }
 }
 
@@ -392,8 +394,9 @@ fn close(code: u16, reason: &str) -> Option<CloseSeed> {
 }
 
 /// Server limits small enough that every limit is hit within a few inputs: 1 s poll hold,
-/// 3 s idle, 1 s gone, 300 ms inbound hold, 700 ms `Retry-After`, 16-byte messages, 2 frames
-/// per `POST`, inbound 2 messages, outbound 3 messages, 2 frames per response.
+/// 3 s idle, 1 s gone, 300 ms inbound hold, 700 ms `Retry-After`, 50 ms reply wait, 16-byte
+/// messages, 2 frames per `POST`, inbound 2 messages, outbound 3 messages, 2 frames per
+/// response.
 pub fn small_config() -> ConfigSeed {
     ConfigSeed {
         poll_ms: 998,
@@ -410,6 +413,7 @@ pub fn small_config() -> ConfigSeed {
         outbound_messages: 2,
         inbound_extra: 0,
         inbound_messages_extra: 0,
+        reply_wait_ms: 4 * 49 + 1,
     }
 }
 
@@ -449,6 +453,8 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
             "sends-carrying-ack",
             scenario(vec![
                 Poll { ack: rel(0) },
+                // Accepted, it waits for the reply: the application takes, replies, and
+                // asks for more, which answers it with the reply.
                 Send {
                     seq: rel(0),
                     ack: Some(rel(0)),
@@ -456,6 +462,8 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                 },
                 AppTake,
                 AppSend(text("pong")),
+                AppTake,
+                // Waits again; the client's next request (a retry) ends that wait.
                 Send {
                     seq: rel(0),
                     ack: Some(rel(-1)),
@@ -471,6 +479,23 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                     ack: Some(rel(3)),
                     frames: vec![msg("beyond")],
                 },
+                AppTake,
+                // The application is slow: the reply wait (50 ms) ends it.
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("slow")],
+                },
+                Advance { ms: 60 },
+                // The client goes away while its send waits.
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("gone")],
+                },
+                Abort { back: 0 },
+                AppTake,
+                AppTake,
                 AppTake,
                 Wake,
                 Send {

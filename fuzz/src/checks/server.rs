@@ -3,7 +3,7 @@
 //! was given.
 
 use super::Outcome;
-use super::book::Book;
+use super::book::{Book, Fate};
 use super::inputs::{ClientFrame, CloseSeed, ConfigSeed, Payload, Pos, close_frame};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
@@ -142,6 +142,11 @@ struct Harness {
     closed_event: Option<CloseReason>,
     /// Last request arrival, answer, or abort of a held request (the idle clock's start).
     last_activity: Instant,
+    /// A send that carried `ack`, accepted and waiting for the application's reply
+    /// (PROTOCOL.md 5.3), and when it was accepted.
+    awaiting: Option<(RequestId, Instant)>,
+    /// The seq after the last frame any send's `200` carried.
+    send_batch_end: u64,
     outcome: Outcome,
 }
 
@@ -184,6 +189,8 @@ impl Harness {
             client_close: None,
             closed_event: None,
             last_activity: now,
+            awaiting: None,
+            send_batch_end: 0,
             outcome: Outcome::default(),
         }
     }
@@ -193,6 +200,9 @@ impl Harness {
         let now = self.now;
         let mut new_request = None;
         let mut timed_out = false;
+        let awaiting = self.awaiting;
+        // Whether this input ends the wait of a send waiting for the reply.
+        let mut ends_wait = false;
         match input {
             ServerInput::Poll { ack } => {
                 let ack = ack.resolve(self.session.sent_seq());
@@ -232,6 +242,10 @@ impl Harness {
                     self.outcome.saw("abort of a held request");
                     self.last_activity = now;
                 }
+                if self.awaiting.is_some_and(|(waiting, _)| waiting == id) {
+                    self.outcome.saw("abort of a send waiting for the reply");
+                    self.awaiting = None;
+                }
                 self.session.handle_abort(now, id);
             }
             ServerInput::AppSend(payload) => self.app_send(payload.to_message())?,
@@ -245,7 +259,7 @@ impl Harness {
                 }
                 self.app_closed = true;
             }
-            ServerInput::AppTake => self.take_event()?,
+            ServerInput::AppTake => ends_wait = self.take_event()?,
             ServerInput::Advance { ms } => {
                 self.now += Duration::from_millis(u64::from(*ms));
                 self.session.handle_timeout(self.now);
@@ -260,7 +274,55 @@ impl Harness {
                 timed_out = true;
             }
         }
-        self.after_input(before, new_request, timed_out)
+        ends_wait |= match input {
+            // Each request answers the send before it (handle_send does so before anything
+            // else, so also when it refuses the new one), and so does the application's close.
+            ServerInput::Poll { .. } | ServerInput::Delete | ServerInput::AppClose(_) => true,
+            ServerInput::Send { .. } | ServerInput::SendRaw { .. } => new_request.is_some(),
+            ServerInput::Advance { .. } | ServerInput::Wake => awaiting
+                .is_some_and(|(_, accepted_at)| accepted_at + self.config.reply_wait <= self.now),
+            _ => false,
+        };
+        self.after_input(before, new_request, timed_out)?;
+        self.check_reply_wait(awaiting, ends_wait)
+    }
+
+    /// A send that carried `ack` waits for the application's reply: it is answered once the
+    /// application asks for more (`AppTake` finding nothing), when `reply_wait` has passed,
+    /// when the client's next request arrives or when the application closes, and not before.
+    fn check_reply_wait(
+        &mut self,
+        awaiting: Option<(RequestId, Instant)>,
+        ends_wait: bool,
+    ) -> Result<(), String> {
+        if let Some((id, accepted_at)) = awaiting {
+            match self.book.fate(id) {
+                Some(Fate::Answered) if !ends_wait && !self.session.is_closed() => {
+                    return Err(format!(
+                        "send {id:?}, accepted {:?} ago, answered before the application \
+                         replied or the reply wait ({:?}) passed",
+                        self.now - accepted_at,
+                        self.config.reply_wait
+                    ));
+                }
+                Some(Fate::Pending) if ends_wait => {
+                    return Err(format!(
+                        "send {id:?}, accepted {:?} ago, still waits (reply wait {:?})",
+                        self.now - accepted_at,
+                        self.config.reply_wait
+                    ));
+                }
+                Some(Fate::Answered) if ends_wait => {
+                    self.outcome
+                        .saw("send answered after waiting for the reply");
+                }
+                _ => {}
+            }
+        }
+        if self.awaiting.is_some() && self.config.reply_wait.is_zero() {
+            return Err("a send waits for a reply with no reply wait".into());
+        }
+        Ok(())
     }
 
     fn took(&mut self, id: RequestId, request: Request) -> Result<RequestId, String> {
@@ -317,7 +379,8 @@ impl Harness {
         }
     }
 
-    fn take_event(&mut self) -> Result<(), String> {
+    /// One `poll_event`; true when it found nothing.
+    fn take_event(&mut self) -> Result<bool, String> {
         match self.session.poll_event(self.now) {
             Some(Event::Message(message)) => {
                 if self.closed_event.is_some() {
@@ -364,9 +427,10 @@ impl Harness {
                 if self.session.is_closed() && self.closed_event.is_none() {
                     return Err("session closed without a Closed event".into());
                 }
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Drains the answers and checks every rule; `timed_out` after `handle_timeout`.
@@ -400,6 +464,12 @@ impl Harness {
 
     fn answer(&mut self, response: &Response) -> Result<(), String> {
         self.book.answered(response.request)?;
+        if self
+            .awaiting
+            .is_some_and(|(waiting, _)| waiting == response.request)
+        {
+            self.awaiting = None;
+        }
         self.last_activity = self.now;
         let reply = &response.reply;
         let status = reply.status();
@@ -416,15 +486,21 @@ impl Harness {
             return Err(format!("{} answered {reply:?}", request.name()));
         }
         match (request, reply) {
-            (Request::Poll { ack }, Reply::Frames { first_seq, body })
-            | (
+            (Request::Poll { ack }, Reply::Frames { first_seq, body }) => {
+                self.check_batch(*ack, *first_seq, body).map(drop)
+            }
+            (
                 Request::Send {
                     ack: Some(ack),
                     frames: Ok(_),
                     ..
                 },
                 Reply::Frames { first_seq, body },
-            ) => self.check_batch(*ack, *first_seq, body),
+            ) => {
+                let end = self.check_batch(*ack, *first_seq, body)?;
+                self.send_batch_end = self.send_batch_end.max(end);
+                Ok(())
+            }
             (
                 Request::Send {
                     frames: Err(error), ..
@@ -464,8 +540,8 @@ impl Harness {
     }
 
     /// A `200`: consecutive frames the application queued, starting at or after `ack`,
-    /// within the response limits.
-    fn check_batch(&self, ack: u64, first_seq: u64, body: &Bytes) -> Result<(), String> {
+    /// within the response limits. Returns the seq after its last frame.
+    fn check_batch(&self, ack: u64, first_seq: u64, body: &Bytes) -> Result<u64, String> {
         let frames = decode_body(body.clone(), usize::MAX, usize::MAX)
             .map_err(|e| format!("undecodable 200 body: {e}"))?;
         let c = &self.config;
@@ -492,17 +568,20 @@ impl Harness {
                 ));
             }
         }
-        Ok(())
+        Ok(first_seq + frames.len() as u64)
     }
 
     /// Every `204` to a `POST` (or `200`, to one that carried `ack`) means all its frames were
-    /// accepted, and frames are accepted only with such an answer: replays them into the model
-    /// of what the application must get.
+    /// accepted, and frames are accepted only with such an answer, or by a held send that
+    /// carried `ack` and now waits for the application's reply (PROTOCOL.md 5.3): replays
+    /// them into the model of what the application must get.
     fn check_accepted(&mut self, before: u64, responses: &[Response]) -> Result<(), String> {
         let after = self.session.received_seq();
         let mut cursor = before;
         for response in responses {
-            let Request::Send { seq, frames, .. } = request(&self.requests, response.request)
+            let Request::Send {
+                seq, ack, frames, ..
+            } = request(&self.requests, response.request)
             else {
                 continue;
             };
@@ -510,23 +589,54 @@ impl Harness {
             else {
                 continue;
             };
-            let end = seq + frames.len() as u64;
+            let (seq, end) = (*seq, seq + frames.len() as u64);
             if end <= cursor {
                 continue; // a retry of frames accepted before
             }
-            if *seq > cursor {
+            if seq > cursor {
                 return Err(format!(
                     "204 to seq {seq} while {cursor} frames were accepted"
                 ));
             }
-            let new = frames.iter().skip((cursor - seq) as usize).cloned();
-            for frame in new {
-                match frame {
-                    Frame::Message(message) => self.expected.push_back(message),
-                    Frame::Close(close) => self.client_close = Some(close),
-                }
+            if ack.is_some() && !self.config.reply_wait.is_zero() && !self.session.is_closed() {
+                return Err(format!(
+                    "send {:?} answered as it was accepted, without waiting for the reply",
+                    response.request
+                ));
             }
+            let frames = frames.clone();
+            self.replay(&frames, cursor - seq);
             cursor = end;
+        }
+        if cursor < after {
+            let waiting = self
+                .book
+                .pending()
+                .find_map(|(id, _)| match self.request(id) {
+                    Request::Send {
+                        seq,
+                        ack: Some(_),
+                        frames: Ok(frames),
+                    } if *seq <= cursor && seq + frames.len() as u64 == after => {
+                        Some((id, cursor - seq, frames.clone()))
+                    }
+                    _ => None,
+                });
+            let Some((id, skip, frames)) = waiting else {
+                return Err(format!(
+                    "received_seq went {before} -> {after}, the answers account for {cursor} \
+                     and no held send that carried ack for the rest"
+                ));
+            };
+            if let Some((other, _)) = self.awaiting {
+                return Err(format!(
+                    "{id:?} waits for a reply while {other:?} still does"
+                ));
+            }
+            self.outcome.saw("send waiting for the reply");
+            self.replay(&frames, skip);
+            self.awaiting = Some((id, self.now));
+            cursor = after;
         }
         if cursor != after {
             return Err(format!(
@@ -534,6 +644,16 @@ impl Harness {
             ));
         }
         Ok(())
+    }
+
+    /// Accepted frames, past the first `skip` (received before), into the model.
+    fn replay(&mut self, frames: &[Frame], skip: u64) {
+        for frame in frames.iter().skip(skip as usize).cloned() {
+            match frame {
+                Frame::Message(message) => self.expected.push_back(message),
+                Frame::Close(close) => self.client_close = Some(close),
+            }
+        }
     }
 
     fn check_state(&self, timed_out: bool) -> Result<(), String> {
@@ -570,26 +690,37 @@ impl Harness {
             return Err("finished but not closed".into());
         }
         let (mut polls, mut sends) = (Vec::new(), Vec::new());
+        let waiting = self.awaiting.map(|(id, _)| id);
         for (id, at) in self.book.pending() {
             match self.request(id) {
                 Request::Poll { .. } => polls.push(at),
+                // Accepted, waiting for the reply: `check_reply_wait` bounds it.
+                Request::Send { .. } if Some(id) == waiting => {}
                 Request::Send { .. } => sends.push(at),
                 Request::Delete => return Err(format!("DELETE {id:?} left unanswered")),
             }
         }
-        if polls.len() > 1 || sends.len() > 1 {
+        if polls.len() > 1 || sends.len() + usize::from(waiting.is_some()) > 1 {
             return Err(format!(
-                "{} polls and {} sends held",
+                "{} polls and {} sends held, {:?} waiting for a reply",
                 polls.len(),
-                sends.len()
+                sends.len(),
+                waiting
             ));
         }
         if s.is_closed() && !(polls.is_empty() && sends.is_empty()) {
             return Err("a closed session still holds a request".into());
         }
-        // A poll is held only while there is nothing to send from its ack, a send only while
-        // the inbound buffer has no room for it (an empty buffer takes any send).
-        if !polls.is_empty() && outbound.0 > 0 {
+        // A poll is held only while there is nothing to send from its ack but what a send's
+        // answer took or will take (PROTOCOL.md 5.3); a send only while the inbound buffer
+        // has no room for it (an empty buffer takes any send). Frames are released as a
+        // prefix, so a retained message and a last seq past every send's batch mean the last
+        // frame waits for the poll.
+        if !polls.is_empty()
+            && waiting.is_none()
+            && outbound.0 > 0
+            && s.sent_seq() > self.send_batch_end
+        {
             return Err(format!("a poll held while {} messages wait", outbound.0));
         }
         if !sends.is_empty() && inbound.0 == 0 {
@@ -614,7 +745,11 @@ impl Harness {
         if sends.iter().any(|at| late(*at, c.inbound_hold_timeout)) {
             return Err("a send held past the inbound hold timeout".into());
         }
-        if polls.is_empty() && sends.is_empty() && late(self.last_activity, c.idle_timeout) {
+        if polls.is_empty()
+            && sends.is_empty()
+            && waiting.is_none()
+            && late(self.last_activity, c.idle_timeout)
+        {
             return Err(format!(
                 "open {:?} after its last activity (idle timeout {:?})",
                 now - self.last_activity,

@@ -569,12 +569,18 @@ impl Sim {
     /// The server application takes one message (unless paused) and sends what is due.
     fn server_app_turn(&mut self) -> Result<bool, String> {
         let mut progressed = false;
-        if self.server_app.paused_until <= self.now
-            && let Some(event) = self.server.poll_event(self.now)
-        {
-            progressed = true;
-            self.server_event(event)?;
-            self.maybe_pause_server_app();
+        if self.server_app.paused_until <= self.now {
+            // Finding nothing tells a send that carried `ack` that the application has
+            // replied: the drain that follows answers it.
+            let send_waits = self.server.send_answer_pending();
+            match self.server.poll_event(self.now) {
+                Some(event) => {
+                    progressed = true;
+                    self.server_event(event)?;
+                    self.maybe_pause_server_app();
+                }
+                None => progressed = send_waits,
+            }
         }
         Ok(self.server_app_sends() | progressed)
     }
@@ -970,6 +976,15 @@ fn random_config(rng: &mut Rng) -> Arc<Config> {
     config.inbound_hold_timeout = Duration::from_millis(rng.range(100, hold_ms));
     let quarter_idle = config.idle_timeout.as_millis() as u64 / 4;
     config.retry_after = Duration::from_millis(rng.range(0, 3_000.min(quarter_idle)));
+    // How long a send that carried `ack` waits for the reply: none (answered at the next
+    // drain), a short wait, or as long as the inbound hold leaves under the poll hold.
+    let room_ms = (config.poll_timeout - config.inbound_hold_timeout).as_millis() as u64 - 1;
+    config.reply_wait = Duration::from_millis(match rng.below(3) {
+        _ if room_ms == 0 => 0,
+        0 => 0,
+        1 => rng.range(1, 50.min(room_ms)),
+        _ => rng.range(1, room_ms),
+    });
     config.validate().expect("random config is valid");
     Arc::new(config)
 }

@@ -23,6 +23,13 @@ pub(crate) fn poll_event(shared: &Shared, cx: &mut Context<'_>) -> Poll<Event> {
                 Some(known) if known.will_wake(cx.waker()) => {}
                 _ => state.receiver = Some(cx.waker().clone()),
             }
+            if state.core.send_answer_pending() {
+                // Asking for more tells a send that carried `ack` that the application has
+                // replied: it is answered now, with the reply (`PROTOCOL.md` 5.3).
+                let settled = state.settle(shared.id, now);
+                drop(state);
+                settled.finish(shared);
+            }
             Poll::Pending
         }
     }

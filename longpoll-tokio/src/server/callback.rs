@@ -8,9 +8,10 @@
 //! callback back. The check for more events and the hand-back happen under one lock, so no
 //! event waits for the next request.
 //!
-//! A `POST` delivers its messages before the core's answers are drained, and each callback
-//! call is settled only after it returns: a send that carried `ack` is then answered with
-//! what the callback queued in reply (one exchange per round trip, `PROTOCOL.md` 5.3).
+//! A `POST` delivers its messages before the core's answers are drained, and the delivery is
+//! settled only once the callback has taken every message: a send that carried `ack` is then
+//! answered with what the callback queued in reply (one exchange per round trip,
+//! `PROTOCOL.md` 5.3).
 
 use super::{Shared, read_clock};
 use crate::session::{Side, last_item};
@@ -33,16 +34,24 @@ pub(crate) fn deliver(shared: &Shared) {
     };
     state.delivering = true;
     loop {
+        let now = read_clock();
         // A message waiting for room pauses the callback (see `Settled`); the settle that
         // lets it in delivers again.
-        if state.unsent.is_some() || !state.core.has_event() {
+        let event = match state.unsent {
+            Some(_) => None,
+            None => state.core.poll_event(now),
+        };
+        let Some(event) = event else {
+            // Settled once the callback has nothing left to take: finding nothing told a
+            // send that carried `ack` that the callback has replied, so it is answered with
+            // what the callback queued; and the messages taken freed inbound room, which may
+            // have accepted a held `POST`.
             state.callback = Some(callback);
             state.delivering = false;
+            let settled = state.settle(shared.id, now);
+            drop(state);
+            settled.finish(shared);
             return;
-        }
-        let now = read_clock();
-        let Some(event) = state.core.poll_event(now) else {
-            continue;
         };
         let (item, last) = match event {
             Event::Message(message) => (Some(Ok(message.into())), false),
@@ -53,11 +62,9 @@ pub(crate) fn deliver(shared: &Shared) {
             Some(item) => catch_unwind(AssertUnwindSafe(|| callback(item))).is_ok(),
             None => true,
         };
-        // Settled after the call: a send being answered takes what the callback queued, and
-        // taking the message freed inbound room, which may have accepted a held `POST`.
-        let settled = shared.lock().settle(shared.id, now);
-        settled.finish(shared);
         if last || !called {
+            let settled = shared.lock().settle(shared.id, now);
+            settled.finish(shared);
             // The session is over for the application: its callback (and what it holds) goes
             // now, outside the lock, since dropping it runs the application's code too.
             let dropped = catch_unwind(AssertUnwindSafe(move || drop(callback))).is_ok();
@@ -102,10 +109,9 @@ pub(crate) fn queue(shared: &Shared, message: Message, may_wait: bool) -> Result
     match state.core.send(read_clock(), message) {
         Ok(()) => {
             // The held poll's handler takes it, with everything queued until it runs; unless
-            // a send's answer takes it (the settle after this callback call answers it).
-            if !state.core.send_answer_pending() {
-                state.wake_held_poll();
-            }
+            // a send waiting for this reply takes it (answered once the callback returns and
+            // no message is left for it).
+            state.wake_held_poll();
             Ok(())
         }
         Err(SendError::Full(message)) if may_wait => {

@@ -189,8 +189,12 @@ impl State {
     }
 
     /// The application queued a message: the held poll, if any, should take it (with
-    /// whatever else is queued by the time its handler runs: one batch for a burst).
+    /// whatever else is queued by the time its handler runs: one batch for a burst), unless
+    /// a send waiting for the application's reply takes it (`PROTOCOL.md` 5.3).
     pub(crate) fn wake_held_poll(&mut self) {
+        if self.core.send_answer_pending() {
+            return;
+        }
         if let Some(waker) = self
             .waiters
             .iter_mut()
