@@ -339,9 +339,13 @@ impl ServerSession {
             .as_ref()
             .is_some_and(|send| send.request == request)
         {
-            // Its frames stay accepted; the client's retry is answered as a duplicate.
+            // Its frames stay accepted; the client's retry is answered as a duplicate. What the
+            // application queued for its answer goes to the held poll instead.
             self.answering_send = None;
             self.last_activity = now;
+            if self.held_poll.is_some() {
+                self.poll_wake_due.get_or_insert(now);
+            }
         }
         if self
             .held_poll

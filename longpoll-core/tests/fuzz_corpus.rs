@@ -159,6 +159,7 @@ fn seeds_exercise_the_paths_they_are_for() {
         "send waiting for the reply",
         "send answered after waiting for the reply",
         "abort of a send waiting for the reply",
+        "refusal that ended a reply wait",
         "app send refused: outbound buffer is full",
         "event closed: idle timeout",
         "event closed: client closed (code 4000, reason \"done\")",

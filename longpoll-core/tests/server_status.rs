@@ -1510,6 +1510,18 @@ fn an_aborted_send_waiting_for_the_reply_is_forgotten_and_its_retry_gets_the_rep
 }
 
 #[test]
+fn what_was_queued_for_an_aborted_waiting_send_goes_to_the_held_poll() {
+    let mut h = Harness::new();
+    let poll = h.poll(ms(0), 0);
+    let post = h.post_acking(ms(1), 0, 0, texts(&["ping"]));
+    h.drain();
+    h.send(ms(2), msg("pong")).unwrap();
+    h.assert_held(poll);
+    h.abort(ms(3), post);
+    assert_eq!(frames_of(&h.reply(poll)), (0, vec![text("pong")]));
+}
+
+#[test]
 fn with_no_reply_wait_a_send_is_answered_at_the_next_drain() {
     let mut config = config();
     config.reply_wait = Duration::ZERO;

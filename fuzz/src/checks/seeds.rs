@@ -487,6 +487,20 @@ pub fn server_scenarios() -> Vec<(&'static str, ServerScenario)> {
                     frames: vec![msg("slow")],
                 },
                 Advance { ms: 60 },
+                AppTake,
+                // A refused request (a malformed body) ends a wait too, and changes nothing
+                // else.
+                Send {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    frames: vec![msg("more")],
+                },
+                SendRaw {
+                    seq: rel(0),
+                    ack: Some(rel(0)),
+                    body: vec![9, 0, 0, 0, 0],
+                },
+                AppTake,
                 // The client goes away while its send waits.
                 Send {
                     seq: rel(0),

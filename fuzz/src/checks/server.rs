@@ -283,7 +283,7 @@ impl Harness {
                 .is_some_and(|(_, accepted_at)| accepted_at + self.config.reply_wait <= self.now),
             _ => false,
         };
-        self.after_input(before, new_request, timed_out)?;
+        self.after_input(before, new_request, timed_out, awaiting)?;
         self.check_reply_wait(awaiting, ends_wait)
     }
 
@@ -439,6 +439,7 @@ impl Harness {
         before: Snapshot,
         new_request: Option<RequestId>,
         timed_out: bool,
+        awaiting: Option<(RequestId, Instant)>,
     ) -> Result<(), String> {
         let mut responses = Vec::new();
         while let Some(response) = self.session.poll_response() {
@@ -450,9 +451,25 @@ impl Harness {
             && let Some(response) = responses.iter().find(|r| r.request == id)
             && matches!(response.reply.status(), 400 | 409 | 413)
         {
-            // A refused request changes nothing (PROTOCOL.md 2.4, 11).
+            // A refused request changes nothing (PROTOCOL.md 2.4, 11), but for answering the
+            // send that waited for a reply (and the held poll, with what that answer had no
+            // room for).
             let after = Snapshot::of(&self.session);
-            if after != before || responses.len() > 1 {
+            let ended_wait =
+                awaiting.is_some_and(|(waiting, _)| responses.iter().any(|r| r.request == waiting));
+            let unrelated = responses
+                .iter()
+                .filter(|r| {
+                    r.request != id
+                        && !(ended_wait
+                            && (awaiting.is_some_and(|(waiting, _)| waiting == r.request)
+                                || matches!(self.request(r.request), Request::Poll { .. })))
+                })
+                .count();
+            if ended_wait {
+                self.outcome.saw("refusal that ended a reply wait");
+            }
+            if after != before || unrelated > 0 {
                 return Err(format!(
                     "refusal {:?} changed the session: {before:?} -> {after:?}, answers {responses:?}",
                     response.reply
