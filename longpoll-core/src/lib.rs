@@ -34,7 +34,9 @@
 //! 1. [`ServerSession::poll_response`] until `None`: answer each request.
 //! 2. [`ServerSession::poll_event`] while the application can take more: messages, then
 //!    [`Event::Closed`]. Taking messages frees inbound room and may answer a held `POST`,
-//!    so drain `poll_response` again afterwards.
+//!    and finding nothing (`None`) answers a send that waited for the application's reply
+//!    (`PROTOCOL.md` section 5.3, bounded by [`Config::reply_wait`]), so drain
+//!    `poll_response` again afterwards.
 //! 3. [`ServerSession::poll_timeout`]: re-arm the single timer.
 //! 4. [`ServerSession::is_finished`]: drop the session.
 //!

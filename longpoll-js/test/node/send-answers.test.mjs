@@ -1,8 +1,9 @@
 // Sends that carry `ack` (PROTOCOL.md section 5.3) against echo-hyper, whose echo is a
-// callback: each echo comes back in its send's own answer, so a round trip is one exchange
-// and the poll stays held. Without `ackOnSend` the echo comes on the poll, re-issued each time.
+// callback, and echo-axum, whose echo is a task per session: each echo comes back in its
+// send's own answer, so a round trip is one exchange and the poll stays held. Without
+// `ackOnSend` the echo comes on the poll, re-issued each time.
 
-import test, { after, before } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LongPoll } from '../../longpoll.js';
 import { EventLog } from '../support/fake-fetch.mjs';
@@ -10,15 +11,9 @@ import { recordingFetch, startEcho } from '../support/echo-server.mjs';
 
 const WAIT_MS = 15000;
 const ROUND_TRIPS = 20;
-let server;
-
-before(async () => {
-  server = await startEcho([], 'echo-hyper');
-});
-after(() => server?.stop());
 
 /** Sends ROUND_TRIPS messages one at a time, each after the previous echo; returns the requests. */
-async function roundTrips(options) {
+async function roundTrips(server, options) {
   const { fetch, log: requests } = recordingFetch();
   const socket = new LongPoll(server.url, { ...options, fetch });
   const log = new EventLog(socket);
@@ -42,17 +37,30 @@ async function roundTrips(options) {
   return { polls: requests.filter((r) => r.method === 'GET'), sends };
 }
 
-test('with ackOnSend (the default) each echo comes in its send answer; the poll stays held', async () => {
-  const { polls, sends } = await roundTrips({});
-  assert.ok(sends.every((r) => new URL(r.url).searchParams.has('ack')), 'sends carry ack');
-  const answeredWithFrames = sends.filter((r) => r.status === 200).length;
-  assert.equal(answeredWithFrames, ROUND_TRIPS, 'every message send was answered 200 with its echo');
-  assert.equal(polls.length, 1, 'one poll, held throughout');
-});
+for (const [name, shape] of [
+  ['echo-hyper', 'a callback'],
+  ['echo-axum', 'a task per session'],
+]) {
+  describe(`${name} (${shape})`, () => {
+    let server;
+    before(async () => {
+      server = await startEcho([], name);
+    });
+    after(() => server?.stop());
 
-test('without ackOnSend each echo comes on the poll, which is re-issued', async () => {
-  const { polls, sends } = await roundTrips({ ackOnSend: false });
-  assert.ok(sends.every((r) => !new URL(r.url).searchParams.has('ack')));
-  assert.ok(sends.every((r) => r.status === 204), 'sends are answered 204');
-  assert.ok(polls.length > ROUND_TRIPS, `${polls.length} polls for ${ROUND_TRIPS} echoes`);
-});
+    test('with ackOnSend (the default) each echo comes in its send answer; the poll stays held', async () => {
+      const { polls, sends } = await roundTrips(server, {});
+      assert.ok(sends.every((r) => new URL(r.url).searchParams.has('ack')), 'sends carry ack');
+      const answeredWithFrames = sends.filter((r) => r.status === 200).length;
+      assert.equal(answeredWithFrames, ROUND_TRIPS, 'every message send was answered 200 with its echo');
+      assert.equal(polls.length, 1, 'one poll, held throughout');
+    });
+
+    test('without ackOnSend each echo comes on the poll, which is re-issued', async () => {
+      const { polls, sends } = await roundTrips(server, { ackOnSend: false });
+      assert.ok(sends.every((r) => !new URL(r.url).searchParams.has('ack')));
+      assert.ok(sends.every((r) => r.status === 204), 'sends are answered 204');
+      assert.ok(polls.length > ROUND_TRIPS, `${polls.length} polls for ${ROUND_TRIPS} echoes`);
+    });
+  });
+}
