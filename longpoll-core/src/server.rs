@@ -226,8 +226,8 @@ impl ServerSession {
     /// accepted send waits for the application's reply: it is answered at the first drain
     /// after [`poll_event`](Self::poll_event) has found nothing more to give (the application
     /// took the send's messages and asks for more), after [`Config::reply_wait`] (at
-    /// [`handle_timeout`](Self::handle_timeout)), or when the client's next request arrives,
-    /// whichever comes first. Messages the application queues meanwhile go with it, and the
+    /// [`handle_timeout`](Self::handle_timeout)), when the client's next request arrives, or
+    /// when the application closes, whichever comes first. Messages the application queues meanwhile go with it, and the
     /// held poll stays held.
     pub fn handle_send(
         &mut self,
@@ -336,31 +336,25 @@ impl ServerSession {
     pub fn handle_abort(&mut self, now: Instant, request: RequestId) {
         if self
             .answering_send
-            .as_ref()
-            .is_some_and(|send| send.request == request)
+            .take_if(|send| send.request == request)
+            .is_some()
         {
             // Its frames stay accepted; the client's retry is answered as a duplicate. What the
             // application queued for its answer goes to the held poll instead.
-            self.answering_send = None;
             self.last_activity = now;
             if self.held_poll.is_some() {
                 self.poll_wake_due.get_or_insert(now);
             }
         }
-        if self
+        let held_poll = self
             .held_poll
-            .as_ref()
-            .is_some_and(|h| h.request == request)
-        {
-            self.held_poll = None;
-            self.last_activity = now;
-        }
-        if self
+            .take_if(|poll| poll.request == request)
+            .is_some();
+        let held_send = self
             .held_send
-            .as_ref()
-            .is_some_and(|h| h.request == request)
-        {
-            self.held_send = None;
+            .take_if(|send| send.request == request)
+            .is_some();
+        if held_poll || held_send {
             self.last_activity = now;
         }
         // After the forgetting, so that an answer that was due is not given to it.
