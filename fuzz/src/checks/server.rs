@@ -98,6 +98,23 @@ impl Request {
     }
 }
 
+/// Accepted frames, past the first `skip` (received before), into the model of what the
+/// application must get. Takes the model's fields rather than the harness, so the frames can
+/// be borrowed from its requests.
+fn replay(
+    expected: &mut VecDeque<Message>,
+    client_close: &mut Option<Option<CloseFrame>>,
+    frames: &[Frame],
+    skip: u64,
+) {
+    for frame in frames.iter().skip(skip as usize).cloned() {
+        match frame {
+            Frame::Message(message) => expected.push_back(message),
+            Frame::Close(close) => *client_close = Some(close),
+        }
+    }
+}
+
 /// The request with this id; the caller knows the session returned it.
 fn request(requests: &[(RequestId, Request)], id: RequestId) -> &Request {
     let found = requests.iter().rev().find(|(r, _)| *r == id);
@@ -455,18 +472,20 @@ impl Harness {
             // send that waited for a reply (and the held poll, with what that answer had no
             // room for).
             let after = Snapshot::of(&self.session);
-            let ended_wait =
-                awaiting.is_some_and(|(waiting, _)| responses.iter().any(|r| r.request == waiting));
+            let ended_wait = awaiting
+                .map(|(waiting, _)| waiting)
+                .filter(|waiting| responses.iter().any(|r| r.request == *waiting));
             let unrelated = responses
                 .iter()
                 .filter(|r| {
-                    r.request != id
-                        && !(ended_wait
-                            && (awaiting.is_some_and(|(waiting, _)| waiting == r.request)
-                                || matches!(self.request(r.request), Request::Poll { .. })))
+                    let follows_the_wait = ended_wait.is_some_and(|waiting| {
+                        r.request == waiting
+                            || matches!(self.request(r.request), Request::Poll { .. })
+                    });
+                    r.request != id && !follows_the_wait
                 })
                 .count();
-            if ended_wait {
+            if ended_wait.is_some() {
                 self.outcome.saw("refusal that ended a reply wait");
             }
             if after != before || unrelated > 0 {
@@ -621,24 +640,28 @@ impl Harness {
                     response.request
                 ));
             }
-            let frames = frames.clone();
-            self.replay(&frames, cursor - seq);
+            replay(
+                &mut self.expected,
+                &mut self.client_close,
+                frames,
+                cursor - seq,
+            );
             cursor = end;
         }
         if cursor < after {
-            let waiting = self
-                .book
-                .pending()
-                .find_map(|(id, _)| match self.request(id) {
-                    Request::Send {
-                        seq,
-                        ack: Some(_),
-                        frames: Ok(frames),
-                    } if *seq <= cursor && seq + frames.len() as u64 == after => {
-                        Some((id, cursor - seq, frames.clone()))
-                    }
-                    _ => None,
-                });
+            let waiting =
+                self.book
+                    .pending()
+                    .find_map(|(id, _)| match request(&self.requests, id) {
+                        Request::Send {
+                            seq,
+                            ack: Some(_),
+                            frames: Ok(frames),
+                        } if *seq <= cursor && seq + frames.len() as u64 == after => {
+                            Some((id, cursor - seq, frames))
+                        }
+                        _ => None,
+                    });
             let Some((id, skip, frames)) = waiting else {
                 return Err(format!(
                     "received_seq went {before} -> {after}, the answers account for {cursor} \
@@ -650,8 +673,8 @@ impl Harness {
                     "{id:?} waits for a reply while {other:?} still does"
                 ));
             }
+            replay(&mut self.expected, &mut self.client_close, frames, skip);
             self.outcome.saw("send waiting for the reply");
-            self.replay(&frames, skip);
             self.awaiting = Some((id, self.now));
             cursor = after;
         }
@@ -661,16 +684,6 @@ impl Harness {
             ));
         }
         Ok(())
-    }
-
-    /// Accepted frames, past the first `skip` (received before), into the model.
-    fn replay(&mut self, frames: &[Frame], skip: u64) {
-        for frame in frames.iter().skip(skip as usize).cloned() {
-            match frame {
-                Frame::Message(message) => self.expected.push_back(message),
-                Frame::Close(close) => self.client_close = Some(close),
-            }
-        }
     }
 
     fn check_state(&self, timed_out: bool) -> Result<(), String> {
